@@ -1,0 +1,1 @@
+System.Console.WriteLine(MiniDocker.Runtime.Probe.P());
