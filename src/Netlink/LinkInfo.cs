@@ -1,0 +1,8 @@
+namespace MiniDocker.Netlink;
+
+/// <summary>One network interface as the kernel reports it in RTM_NEWLINK.</summary>
+/// <param name="Kind">IFLA_INFO_KIND ("veth", "bridge", ...); null for links without a driver kind, such as lo or a physical NIC.</param>
+/// <param name="MasterIndex">Index of the bridge (or other master) this link is enslaved to; 0 when it has none.</param>
+/// <param name="IsUp">Administrative state (IFF_UP), not carrier.</param>
+/// <param name="Mac">Hardware address, or null for links without one.</param>
+public sealed record LinkInfo(int Index, string Name, string? Kind, int MasterIndex, bool IsUp, byte[]? Mac, int Mtu);

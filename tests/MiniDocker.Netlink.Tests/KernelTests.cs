@@ -1,0 +1,217 @@
+using System.Net;
+using System.Text.Json;
+
+namespace MiniDocker.Netlink.Tests;
+
+/// <summary>
+/// Against the real kernel (needs root), always inside namespaces the test creates and deletes. Addresses are
+/// 10.20x.Y.0/24 with random Y, assigned and used only inside those namespaces.
+/// </summary>
+public class KernelTests
+{
+    private static readonly byte[] ContainerMac = [0x02, 0x42, 0xac, 0x11, 0x00, 0x02];
+
+    [Fact]
+    public void BridgeWithEnslavedVethAddressAndRoutes_AsSeenByNetlinkAndByIp()
+    {
+        TestNetns.With(netns =>
+        {
+            var suffix = TestNetns.Suffix(3);
+            string bridge = $"mdkbr{suffix}", port = $"mdkpa{suffix}", peer = $"mdkpb{suffix}";
+            var y = Random.Shared.Next(1, 255);
+            var bridgeAddress = IPAddress.Parse($"10.201.{y}.1");
+            var gateway = IPAddress.Parse($"10.201.{y}.254");
+            var onLinkNet = IPAddress.Parse($"10.202.{y}.0");
+
+            var bridgeIndex = RtNetlink.InNamespace(netns.Path, netlink =>
+            {
+                netlink.CreateBridge(bridge);
+                netlink.CreateVeth(port, peer);
+                netlink.SetMaster(port, bridge);
+                netlink.SetUp(bridge);
+                netlink.SetUp(port);
+                netlink.SetUp(peer);
+                netlink.AddAddress(bridge, bridgeAddress, 24);
+                netlink.AddRoute(IPAddress.Any, 0, gateway, device: null);
+                netlink.AddRoute(onLinkNet, 24, gateway: null, device: bridge);
+                netlink.SetMtu(peer, 1400);
+                netlink.SetMac(peer, ContainerMac);
+                netlink.SetHairpin(port, on: true);
+
+                var links = netlink.ListLinks();
+                Assert.Equal(new[] { "lo", bridge, peer, port }.Order(StringComparer.Ordinal), links.Select(l => l.Name).Order(StringComparer.Ordinal));
+                var bridgeLink = links.Single(l => l.Name == bridge);
+                Assert.Equal("bridge", bridgeLink.Kind);
+                Assert.True(bridgeLink.IsUp);
+                var portLink = links.Single(l => l.Name == port);
+                Assert.Equal("veth", portLink.Kind);
+                Assert.Equal(bridgeLink.Index, portLink.MasterIndex);
+                Assert.True(portLink.IsUp);
+                var peerLink = netlink.GetLink(peer)!;
+                Assert.Equal(1400, peerLink.Mtu);
+                Assert.Equal(ContainerMac, peerLink.Mac);
+                Assert.Equal(0, peerLink.MasterIndex);
+
+                Assert.Equal([new AddressInfo(bridgeLink.Index, bridgeAddress, 24)], netlink.ListAddresses());
+
+                var routes = netlink.ListRoutes();
+                Assert.Contains(new RouteInfo(null, 0, gateway, bridgeLink.Index, 254), routes);
+                Assert.Contains(new RouteInfo(onLinkNet, 24, null, bridgeLink.Index, 254), routes);
+                Assert.Contains(new RouteInfo(IPAddress.Parse($"10.201.{y}.0"), 24, null, bridgeLink.Index, 254), routes);
+                Assert.Equal(3, routes.Count); // the local table's entries (10.201.y.1, broadcast) are not main
+                return bridgeLink.Index;
+            });
+
+            var bridgeJson = IpJson(netns, "-d", "link", "show", "dev", bridge)[0];
+            Assert.Equal("bridge", bridgeJson.GetProperty("linkinfo").GetProperty("info_kind").GetString());
+            Assert.Contains("UP", bridgeJson.GetProperty("flags").EnumerateArray().Select(f => f.GetString()));
+            var portJson = IpJson(netns, "-d", "link", "show", "dev", port)[0];
+            Assert.Equal(bridge, portJson.GetProperty("master").GetString());
+            Assert.True(portJson.GetProperty("linkinfo").GetProperty("info_slave_data").GetProperty("hairpin").GetBoolean());
+            var peerJson = IpJson(netns, "link", "show", "dev", peer)[0];
+            Assert.Equal(1400, peerJson.GetProperty("mtu").GetInt32());
+            Assert.Equal("02:42:ac:11:00:02", peerJson.GetProperty("address").GetString());
+
+            var address = IpJson(netns, "-4", "addr", "show", "dev", bridge)[0].GetProperty("addr_info")[0];
+            Assert.Equal(bridgeAddress.ToString(), address.GetProperty("local").GetString());
+            Assert.Equal(24, address.GetProperty("prefixlen").GetInt32());
+            Assert.Equal($"10.201.{y}.255", address.GetProperty("broadcast").GetString());
+
+            var routes = IpJson(netns, "-4", "route", "show");
+            var defaultRoute = routes.Single(r => r.GetProperty("dst").GetString() == "default");
+            Assert.Equal(gateway.ToString(), defaultRoute.GetProperty("gateway").GetString());
+            Assert.Equal(bridge, defaultRoute.GetProperty("dev").GetString());
+            var onLink = routes.Single(r => r.GetProperty("dst").GetString() == $"10.202.{y}.0/24");
+            Assert.Equal(bridge, onLink.GetProperty("dev").GetString());
+            Assert.Equal("link", onLink.GetProperty("scope").GetString());
+            Assert.Equal(bridgeIndex, IpJson(netns, "link", "show", "dev", bridge)[0].GetProperty("ifindex").GetInt32());
+        });
+    }
+
+    [Fact]
+    public void DeletingAddressAndOneVethEnd_RemovesTheAddressAndThePair()
+    {
+        TestNetns.With(netns =>
+        {
+            var suffix = TestNetns.Suffix(3);
+            string end = $"mdkda{suffix}", peer = $"mdkdb{suffix}";
+            var address = IPAddress.Parse($"10.204.{Random.Shared.Next(1, 255)}.7");
+
+            RtNetlink.InNamespace(netns.Path, netlink =>
+            {
+                netlink.CreateVeth(end, peer);
+                netlink.AddAddress(end, address, 24);
+                netlink.DeleteAddress(end, address, 24);
+                Assert.Empty(netlink.ListAddresses());
+                netlink.DeleteLink(peer);
+                Assert.Null(netlink.GetLink(end));
+                Assert.Equal(["lo"], netlink.ListLinks().Select(l => l.Name));
+            });
+
+            Assert.Equal(["lo"], IpJson(netns, "link", "show").Select(l => l.GetProperty("ifname").GetString()));
+        });
+    }
+
+    [Fact]
+    public void VethEndMovedIntoSecondNamespace_IsConfiguredThereAndPingsAcrossTheBridge()
+    {
+        TestNetns.With(hostSide => TestNetns.With(containerSide =>
+        {
+            var suffix = TestNetns.Suffix(3);
+            string bridge = $"mdkbr{suffix}", hostEnd = $"mdkh{suffix}", containerEnd = $"mdkc{suffix}";
+            var y = Random.Shared.Next(1, 255);
+            var bridgeAddress = IPAddress.Parse($"10.203.{y}.1");
+            var containerAddress = IPAddress.Parse($"10.203.{y}.2");
+
+            RtNetlink.InNamespace(hostSide.Path, netlink =>
+            {
+                netlink.CreateBridge(bridge);
+                netlink.AddAddress(bridge, bridgeAddress, 24);
+                netlink.SetUp(bridge);
+                netlink.CreateVeth(hostEnd, containerEnd);
+                netlink.SetMaster(hostEnd, bridge);
+                netlink.SetUp(hostEnd);
+                using var target = NetNs.Open(containerSide.Path);
+                netlink.MoveToNamespace(containerEnd, target);
+                Assert.Null(netlink.GetLink(containerEnd));
+            });
+
+            RtNetlink.InNamespace(containerSide.Path, netlink =>
+            {
+                netlink.Rename(containerEnd, "eth0");
+                netlink.AddAddress("eth0", containerAddress, 24);
+                netlink.SetUp("lo");
+                netlink.SetUp("eth0");
+                netlink.AddRoute(IPAddress.Any, 0, bridgeAddress, device: null);
+                var eth0 = netlink.GetLink("eth0")!;
+                Assert.Equal("veth", eth0.Kind);
+                Assert.Contains(new RouteInfo(null, 0, bridgeAddress, eth0.Index, 254), netlink.ListRoutes());
+            });
+
+            var eth0Json = IpJson(containerSide, "-4", "addr", "show", "dev", "eth0")[0];
+            Assert.Equal(containerAddress.ToString(), eth0Json.GetProperty("addr_info")[0].GetProperty("local").GetString());
+            var defaultRoute = IpJson(containerSide, "-4", "route", "show", "default")[0];
+            Assert.Equal(bridgeAddress.ToString(), defaultRoute.GetProperty("gateway").GetString());
+
+            containerSide.Exec("busybox", "ping", "-c1", "-W1", bridgeAddress.ToString());
+            hostSide.Exec("busybox", "ping", "-c1", "-W1", containerAddress.ToString());
+        }));
+    }
+
+    [Fact]
+    public void KernelErrorsNameTheObject()
+    {
+        TestNetns.With(netns => RtNetlink.InNamespace(netns.Path, netlink =>
+        {
+            var suffix = TestNetns.Suffix(3);
+            string veth = $"mdkx{suffix}", peer = $"mdky{suffix}", bridge = $"mdkbr{suffix}", missing = $"nosuch{suffix}";
+            netlink.CreateVeth(veth, peer);
+            netlink.CreateBridge(bridge);
+
+            var exists = Assert.Throws<NetlinkException>(() => netlink.CreateVeth(veth, $"mdkz{suffix}"));
+            Assert.Equal($"veth '{veth}': File exists", exists.Message);
+            Assert.Equal(17, exists.Errno);
+            Assert.Equal($"bridge '{bridge}': File exists",
+                Assert.Throws<NetlinkException>(() => netlink.CreateBridge(bridge)).Message);
+
+            var noDevice = Assert.Throws<NetlinkException>(() => netlink.SetUp(missing));
+            Assert.Equal($"link '{missing}': No such device", noDevice.Message);
+            Assert.Equal(19, noDevice.Errno);
+            Assert.Equal($"link '{missing}': No such device",
+                Assert.Throws<NetlinkException>(() => netlink.SetMaster(veth, missing)).Message);
+            Assert.Null(netlink.GetLink(missing));
+
+            Assert.Equal($"rename link '{veth}' to '{peer}': File exists",
+                Assert.Throws<NetlinkException>(() => netlink.Rename(veth, peer)).Message);
+            Assert.Equal($"set link '{veth}' mtu 70000: Invalid argument (mtu greater than device maximum)",
+                Assert.Throws<NetlinkException>(() => netlink.SetMtu(veth, 70000)).Message);
+
+            // The socket stays usable after errors: replies are matched by sequence number.
+            Assert.Equal(veth, netlink.GetLink(veth)!.Name);
+        }));
+    }
+
+    [Fact]
+    public void InNamespaceRunsInTheTargetNamespaceAndRethrowsTheWorksException()
+    {
+        var callerNamespace = File.ResolveLinkTarget("/proc/thread-self/ns/net", returnFinalTarget: false)!.FullName;
+        TestNetns.With(netns =>
+        {
+            Assert.Equal(["lo"], RtNetlink.InNamespace(netns.Path, netlink => netlink.ListLinks().Select(l => l.Name).ToList()));
+
+            var thrown = new InvalidOperationException("from inside");
+            Assert.Same(thrown, Assert.Throws<InvalidOperationException>(() => RtNetlink.InNamespace(netns.Path, _ => throw thrown)));
+        });
+        Assert.Equal(callerNamespace, File.ResolveLinkTarget("/proc/thread-self/ns/net", returnFinalTarget: false)!.FullName);
+
+        var missing = $"/run/netns/mdktest-{TestNetns.Suffix(4)}";
+        Assert.Equal($"netns '{missing}': No such file or directory",
+            Assert.Throws<NetlinkException>(() => RtNetlink.InNamespace(missing, _ => { })).Message);
+    }
+
+    private static List<JsonElement> IpJson(TestNetns netns, params string[] arguments)
+    {
+        using var document = JsonDocument.Parse(Shell.Run("ip", ["-n", netns.Name, "-j", .. arguments]));
+        return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+}
