@@ -1,0 +1,37 @@
+using System.Text.Json.Serialization;
+
+namespace MiniDocker.Images;
+
+/// <summary><c>images/repositories.json</c>: every NAME:TAG with the layer it names and its own settings.</summary>
+/// <remarks>
+/// The config lives with the tag, not with the layer, because the image ID is the digest of the tar content alone:
+/// the same tarball imported under two names with different <c>-c</c> changes shares one layer on disk but must
+/// keep both configs.
+/// </remarks>
+internal sealed class RepositoriesFile
+{
+    public SortedDictionary<string, TagEntry> Repositories { get; set; } = new(StringComparer.Ordinal);
+}
+
+internal sealed class TagEntry
+{
+    public required string Id { get; set; }
+    public required DateTimeOffset Created { get; set; }
+    public required ImageConfig Config { get; set; }
+}
+
+/// <summary><c>images/&lt;id&gt;/image.json</c>: facts about one extracted layer.</summary>
+internal sealed class LayerFile
+{
+    public required string Id { get; set; }
+    public required DateTimeOffset Created { get; set; }
+    public required long Size { get; set; }
+    public required TarCompression Compression { get; set; }
+    public required ExtractResult Extracted { get; set; }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(RepositoriesFile))]
+[JsonSerializable(typeof(LayerFile))]
+internal sealed partial class StoreJson : JsonSerializerContext;
