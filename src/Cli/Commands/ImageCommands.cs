@@ -1,0 +1,68 @@
+using System.CommandLine;
+using MiniDocker.Images;
+using MiniDocker.Runtime;
+
+namespace MiniDocker.Cli.Commands;
+
+/// <summary>`minidocker images`, `minidocker image import|ls|rm`.</summary>
+public static class ImageCommands
+{
+    public static Command CreateImages()
+    {
+        var command = new Command("images", "List images");
+        command.SetAction(List);
+        return command;
+    }
+
+    public static Command CreateImage()
+    {
+        var ls = new Command("ls", "List images");
+        ls.SetAction(List);
+
+        var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)" };
+        var file = new Argument<string>("FILE") { Description = "Root filesystem tarball: plain, gzip, xz, bzip2 or zstd" };
+        var reference = new Argument<string>("NAME[:TAG]");
+        var import = new Command("import", "Import a root filesystem tarball as an image") { change, file, reference };
+        import.SetAction(p =>
+        {
+            var image = Store(p).Import(p.GetValue(file)!, p.GetValue(reference)!, p.GetValue(change) ?? []);
+            Console.WriteLine($"sha256:{image.Id}");
+            return 0;
+        });
+
+        var images = new Argument<string[]>("IMAGE") { Arity = ArgumentArity.OneOrMore };
+        var rm = new Command("rm", "Remove one or more images") { images };
+        rm.SetAction(p =>
+        {
+            var store = Store(p);
+            foreach (var i in p.GetValue(images)!)
+            {
+                store.Remove(i);
+                Console.WriteLine($"Untagged: {i}");
+            }
+            return 0;
+        });
+
+        return new Command("image", "Manage images") { import, ls, rm };
+    }
+
+    private static ImageStore Store(ParseResult p) => new(Globals.StateRoot(p));
+
+    private static int List(ParseResult p)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var table = new Table("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+        foreach (var i in Store(p).List().OrderByDescending(i => i.Created))
+            table.Add(i.Repository, i.Tag, i.Id[..12], Lifecycle.Humanize(now - i.Created) + " ago", HumanSize(i.Size));
+        table.Print();
+        return 0;
+    }
+
+    public static string HumanSize(long bytes) => bytes switch
+    {
+        < 1000 => $"{bytes}B",
+        < 1000 * 1000 => $"{bytes / 1000.0:0.##}kB",
+        < 1000L * 1000 * 1000 => $"{bytes / 1e6:0.##}MB",
+        _ => $"{bytes / 1e9:0.##}GB",
+    };
+}

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using MiniDocker.Images;
+using MiniDocker.Runtime;
+
+namespace MiniDocker.Cli.Commands;
+
+/// <summary>`minidocker run [OPTIONS] IMAGE [COMMAND [ARG...]]`</summary>
+public static class RunCommand
+{
+    private static readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open" };
+    private static readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY" };
+    private static readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run in the background and print the container ID" };
+    private static readonly Option<bool> Remove = new("--rm") { Description = "Remove the container when it exits" };
+    private static readonly Option<string?> Name = new("--name") { Description = "Assign a name to the container" };
+    private static readonly Option<string?> Hostname = new("--hostname", "-h") { Description = "Container host name" };
+    private static readonly Option<string[]> Env = new("--env", "-e") { Description = "Set environment variables (K=V)" };
+    private static readonly Option<string[]> EnvFile = new("--env-file") { Description = "Read in a file of environment variables" };
+    private static readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
+    private static readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the image's ENTRYPOINT" };
+    private static readonly Option<string?> Network = new("--network", "--net", "-net")
+    { Description = "Connect to a network: a network name, \"none\" or \"host\"" };
+    private static readonly Option<string?> Ip = new("--ip") { Description = "IPv4 address on the network" };
+    private static readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a port: [IP:][HOST:]CTR[/PROTO]" };
+    private static readonly Argument<string> Image = new("IMAGE");
+    private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
+
+    public static Command Create()
+    {
+        var command = new Command("run", "Create and run a new container from an image")
+        {
+            Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish,
+            Image, CommandArgs,
+        };
+        // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
+        command.SetAction(Handle);
+        return command;
+    }
+
+    private static int Handle(ParseResult p)
+    {
+        string root = Globals.StateRoot(p);
+        var image = new ImageStore(root).Resolve(p.GetValue(Image)!);
+        var request = new RunRequest
+        {
+            Image = p.GetValue(Image)!,
+            Command = (p.GetValue(CommandArgs) ?? []).ToList(),
+            Name = p.GetValue(Name),
+            Hostname = p.GetValue(Hostname),
+            Env = (p.GetValue(Env) ?? []).ToList(),
+            EnvFiles = (p.GetValue(EnvFile) ?? []).ToList(),
+            WorkingDir = p.GetValue(Workdir),
+            Entrypoint = p.GetValue(Entrypoint),
+            Tty = p.GetValue(Tty),
+            Interactive = p.GetValue(Interactive),
+            Detach = p.GetValue(Detach),
+            AutoRemove = p.GetValue(Remove),
+            NetworkMode = p.GetValue(Network) ?? "none",
+            Ip = p.GetValue(Ip),
+            Publish = (p.GetValue(Publish) ?? []).ToList(),
+        };
+        var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
+            image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);
+        var config = ContainerConfigFactory.Create(request, defaults, Environment.GetEnvironmentVariable);
+
+        var store = new ContainerStore(root);
+        store.Create(config);
+        if (config.Detach)
+        {
+            ContainerMonitor.StartDetached(root, config);
+            Console.WriteLine(config.Id);
+            return 0;
+        }
+        int code;
+        try
+        {
+            code = Foreground.Run(new Launcher(store, Globals.Hooks(p)), config);
+        }
+        catch (ContainerException)
+        {
+            store.Delete(config.Id); // a container that never started is not left behind
+            throw;
+        }
+        if (config.AutoRemove) store.Delete(config.Id);
+        return code;
+    }
+}

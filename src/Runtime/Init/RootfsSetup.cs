@@ -1,0 +1,135 @@
+using MiniDocker.Runtime.Native;
+using static MiniDocker.Runtime.Native.Libc;
+
+namespace MiniDocker.Runtime.Init;
+
+/// <summary>
+/// Builds the container's root inside its new mount namespace and pivots into it. Every mount made here lives only
+/// in that namespace, so nothing needs unmounting on the host when the container ends: the kernel drops them with
+/// the namespace.
+/// </summary>
+internal static class RootfsSetup
+{
+    public static void Prepare(ContainerConfig config, string containerDir)
+    {
+        // Our mounts must not propagate back to the host (systemd makes / shared), and host mounts made later must
+        // not appear in the container: rprivate before anything else.
+        Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "mount(rprivate)", "/");
+
+        string root = Path.Combine(containerDir, "merged");
+        string overlayOptions = $"lowerdir={config.RootfsLower},upperdir={Path.Combine(containerDir, "upper")}," +
+                                $"workdir={Path.Combine(containerDir, "work")}";
+        Check(mount("overlay", root, "overlay", 0, overlayOptions), "mount(overlay)", root);
+
+        MountInto(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
+        MountInto(root, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, null);
+        MountInto(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+        PopulateDev(Path.Combine(root, "dev"));
+        foreach (var name in new[] { "hosts", "hostname", "resolv.conf" })
+            BindFile(Path.Combine(containerDir, name), root, Path.Combine("etc", name));
+
+        PivotRoot(root);
+        MaskKernelPaths();
+    }
+
+    /// <summary>
+    /// Mounts onto a path inside the image. The image is untrusted: if any component of the path were a symlink
+    /// (say /proc -> /etc on the host), mount(2) would follow it out of the container before pivot_root
+    /// (the class of CVE-2019-16884 / CVE-2021-30465), so each component is checked and created as a directory.
+    /// </summary>
+    private static void MountInto(string root, string relative, string source, string fstype, ulong flags, string? data)
+    {
+        string target = EnsureInside(root, relative, directory: true);
+        Check(mount(source, target, fstype, flags, data), $"mount({fstype})", target);
+    }
+
+    private static void BindFile(string source, string root, string relative)
+    {
+        string target = EnsureInside(root, relative, directory: false);
+        Check(mount(source, target, null, MS_BIND, null), "mount(bind)", target);
+    }
+
+    private static string EnsureInside(string root, string relative, bool directory)
+    {
+        string current = root;
+        var parts = relative.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            current = Path.Combine(current, parts[i]);
+            bool last = i == parts.Length - 1;
+            var info = new FileInfo(current);
+            if (info.LinkTarget is not null)
+                throw new ContainerException($"refusing to mount over /{relative}: /{string.Join('/', parts[..(i + 1)])} in the image is a symbolic link");
+            if (info.Exists && (!last || directory)) throw new ContainerException($"/{relative} in the image is not a directory");
+            if (!info.Exists && !Directory.Exists(current))
+            {
+                if (last && !directory) File.WriteAllBytes(current, []);
+                else Directory.CreateDirectory(current);
+            }
+        }
+        return current;
+    }
+
+    private static ulong MakeDev(uint major, uint minor) => ((ulong)major << 8) | minor;
+
+    private static void PopulateDev(string dev)
+    {
+        foreach (var (name, major, minor) in new[] { ("null", 1u, 3u), ("zero", 1u, 5u), ("full", 1u, 7u),
+                     ("random", 1u, 8u), ("urandom", 1u, 9u), ("tty", 5u, 0u) })
+        {
+            string path = Path.Combine(dev, name);
+            Check(mknod(path, S_IFCHR | 0x1B6, MakeDev(major, minor)), "mknod", path);
+            Check(chmod(path, 0x1B6), "chmod", path); // umask would otherwise strip the 0666
+        }
+        // A private devpts instance: the container's ptys are numbered from 0 and invisible to the host's.
+        string pts = Path.Combine(dev, "pts");
+        Directory.CreateDirectory(pts);
+        Check(mount("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"), "mount(devpts)", pts);
+        Check(symlink("pts/ptmx", Path.Combine(dev, "ptmx")), "symlink", "/dev/ptmx");
+        string shm = Path.Combine(dev, "shm");
+        Directory.CreateDirectory(shm);
+        Check(mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"), "mount(tmpfs)", shm);
+        string mqueue = Path.Combine(dev, "mqueue");
+        Directory.CreateDirectory(mqueue);
+        Check(mount("mqueue", mqueue, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, null), "mount(mqueue)", mqueue);
+        foreach (var (link, target) in new[] { ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                     ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2") })
+            Check(symlink(target, Path.Combine(dev, link)), "symlink", "/dev/" + link);
+    }
+
+    /// <summary>
+    /// pivot_root(".", ".") as runc does: it needs no directory for the old root inside the image; the old root is
+    /// stacked on top of the new one and detached at once, so the host's tree is unreachable (chroot would leave it
+    /// reachable through a second chroot and a chdir("..")).
+    /// </summary>
+    private static void PivotRoot(string root)
+    {
+        using var newRoot = Fd.Open(root, O_RDONLY | O_DIRECTORY);
+        Check(fchdir(newRoot.Value), "fchdir", root);
+        Check(syscall(SYS_pivot_root, ".", "."), "pivot_root", root);
+        Check(umount2(".", MNT_DETACH), "umount2(old root)", "/");
+        Check(chdir("/"), "chdir", "/");
+    }
+
+    private static readonly string[] MaskedPaths = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+        "/sys/firmware", "/sys/devices/virtual/powercap"];
+    private static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    /// <summary>Docker's default masks: kernel interfaces that leak host information or let root in the container
+    /// reconfigure the host (/proc/sysrq-trigger, /proc/sys) are hidden or made read-only.</summary>
+    private static void MaskKernelPaths()
+    {
+        foreach (var path in MaskedPaths)
+        {
+            if (Directory.Exists(path)) mount("tmpfs", path, "tmpfs", MS_RDONLY, null);
+            else if (File.Exists(path)) mount("/dev/null", path, null, MS_BIND, null);
+        }
+        foreach (var path in ReadOnlyPaths)
+        {
+            if (!Path.Exists(path)) continue;
+            Check(mount(path, path, null, MS_BIND | MS_REC, null), "mount(bind)", path);
+            Check(mount(path, path, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null), "mount(remount ro)", path);
+        }
+    }
+}

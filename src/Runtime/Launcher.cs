@@ -1,0 +1,183 @@
+using MiniDocker.Runtime.Native;
+using static MiniDocker.Runtime.Native.Libc;
+
+namespace MiniDocker.Runtime;
+
+/// <summary>Where the container's stdio goes. Null fds are inherited from this process as they are.</summary>
+public sealed record Stdio(int? In = null, int? Out = null, int? Err = null);
+
+/// <summary>
+/// Host side of starting a container: spawns the init into new namespaces, runs the hooks at "created, not yet
+/// started", opens the terminal, releases the program, and later reaps it. Each step registers its undo, so a
+/// failure at step N undoes N-1..1 and leaves nothing behind.
+/// </summary>
+public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook> hooks)
+{
+    public RunningContainer Start(ContainerConfig config, Stdio stdio)
+    {
+        string dir = store.DirectoryOf(config.Id);
+        WriteEtcFiles(config, dir);
+        var undo = new Stack<Action>();
+        try
+        {
+            var (reportRead, reportWrite) = Fd.Pipe();
+            var (commandRead, commandWrite) = Fd.Pipe();
+            undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });
+            int pid;
+            using (reportWrite)
+            using (commandRead)
+                pid = SpawnInit(config, dir, stdio, reportWrite.Value, commandRead.Value);
+            undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
+            var channel = new SyncChannel(reportRead.Value, commandWrite.Value);
+            store.UpdateState(config.Id, s => { s.Pid = pid; s.Status = ContainerStatus.Created; });
+
+            var context = new ContainerContext(config, dir, pid);
+            foreach (var hook in hooks)
+            {
+                undo.Push(() => hook.Stopped(context));
+                hook.Created(context);
+            }
+
+            ExpectMounted(channel, pid);
+            Fd? ptyMaster = config.Tty ? OpenPty(pid, channel) : null;
+            if (ptyMaster is not null) undo.Push(ptyMaster.Dispose);
+            channel.Send(SyncMessage.Start);
+            string? report = channel.Receive();
+            if (report is not null) throw FailureFrom(report, pid);
+
+            reportRead.Dispose();
+            commandWrite.Dispose();
+            store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Running; s.StartedAt = DateTimeOffset.UtcNow; s.ExitCode = 0; s.FinishedAt = null; });
+            return new RunningContainer(this, context, ptyMaster);
+        }
+        catch (Exception e)
+        {
+            while (undo.Count > 0)
+            {
+                try { undo.Pop()(); } catch (Exception) { /* keep undoing: the first error is the one to report */ }
+            }
+            store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Exited; s.Pid = 0; s.ExitCode = (e as ContainerException)?.ExitCode ?? ExitCodes.RuntimeError; s.Error = e.Message; s.FinishedAt = DateTimeOffset.UtcNow; });
+            if (e is ContainerException) throw;
+            throw new ContainerException(e.Message, ExitCodes.RuntimeError, e);
+        }
+    }
+
+    private static void WriteEtcFiles(ContainerConfig config, string dir)
+    {
+        File.WriteAllText(Path.Combine(dir, "hostname"), config.Hostname + "\n");
+        File.WriteAllText(Path.Combine(dir, "hosts"),
+            $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{config.Hostname}\n");
+        File.WriteAllText(Path.Combine(dir, "resolv.conf"), ResolvConf.FromHost());
+    }
+
+    /// <summary>
+    /// unshare() on a dedicated thread, then posix_spawn from it: namespaces are per thread, so the rest of this
+    /// process stays in the host's, and the child is PID 1 of the new PID namespace. The thread does nothing else
+    /// and then ends; no managed code runs in the child.
+    /// </summary>
+    private static int SpawnInit(ContainerConfig config, string dir, Stdio stdio, int reportFd, int commandFd)
+    {
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+        if (config.NetworkMode != "host") flags |= CLONE_NEWNET;
+        var (path, argv) = SelfExe.Command();
+        argv.AddRange(["init", dir]);
+        var fdMap = new List<(int, int)> { (reportFd, SyncMessage.InitReportFd), (commandFd, SyncMessage.InitCommandFd) };
+        if (stdio.In is int i) fdMap.Add((i, 0));
+        if (stdio.Out is int o) fdMap.Add((o, 1));
+        if (stdio.Err is int e) fdMap.Add((e, 2));
+        var env = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
+
+        int pid = 0;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Check(unshare(flags), "unshare");
+                pid = Spawn.Start(path, argv, env, fdMap, newSession: false);
+            }
+            catch (Exception ex) { error = ex; }
+        }, maxStackSize: 256 * 1024);
+        thread.Start();
+        thread.Join();
+        if (error is not null) throw new ContainerException($"cannot create the container's namespaces: {error.Message}", ExitCodes.RuntimeError, error);
+        return pid;
+    }
+
+    private static void ExpectMounted(SyncChannel channel, int pid)
+    {
+        string? report = channel.Receive();
+        if (report == SyncMessage.Mounted) return;
+        throw report is null ? new ContainerException($"container init exited early ({DescribeExit(Reap(pid))})")
+                             : FailureFrom(report, pid);
+    }
+
+    private static ContainerException FailureFrom(string report, int pid)
+    {
+        Reap(pid);
+        // "error CODE TEXT"
+        var parts = report.Split(' ', 3);
+        if (parts.Length == 3 && parts[0] == SyncMessage.Error && int.TryParse(parts[1], out int code))
+            return new ContainerException(parts[2], code);
+        return new ContainerException($"unexpected message from container init: {report}");
+    }
+
+    /// <summary>
+    /// The terminal must come from the container's own devpts instance (or `tty` inside would not print
+    /// /dev/pts/0). As root we open its ptmx through /proc/PID/root instead of passing the master fd back over a
+    /// unix socket with SCM_RIGHTS.
+    /// </summary>
+    private static unsafe Fd OpenPty(int pid, SyncChannel channel)
+    {
+        var master = Fd.Open($"/proc/{pid}/root/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+        int unlock = 0, number;
+        Check(ioctl(master.Value, TIOCSPTLCK, &unlock), "ioctl(TIOCSPTLCK)", "ptmx");
+        Check(ioctl(master.Value, TIOCGPTN, &number), "ioctl(TIOCGPTN)", "ptmx");
+        Terminal.CopyWindowSize(master.Value); // before "start": the program may ask for its size at once
+        channel.Send($"{SyncMessage.Pty} {number}");
+        return master;
+    }
+
+    /// <summary>Waits for the process and returns its exit status the way a shell reports it (128+N for signal N).</summary>
+    internal static unsafe int Reap(int pid)
+    {
+        int status;
+        while (true)
+        {
+            int r = waitpid(pid, &status, 0);
+            if (r == pid) break;
+            if (r == -1 && Errno == 4) continue; // EINTR
+            return ExitCodes.RuntimeError;     // ECHILD: already reaped
+        }
+        int signal = status & 0x7f;
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal;
+    }
+
+    private static string DescribeExit(int status) => status > 128 ? $"killed by signal {status - 128}" : $"exit status {status}";
+
+    internal void Finish(ContainerContext context, int exitCode)
+    {
+        for (int i = hooks.Count - 1; i >= 0; i--)
+        {
+            try { hooks[i].Stopped(context); }
+            catch (Exception e) { Console.Error.WriteLine($"minidocker: cleanup of {context.Config.ShortId}: {e.Message}"); }
+        }
+        store.UpdateState(context.Config.Id, s => { s.Status = ContainerStatus.Exited; s.ExitCode = exitCode; s.Pid = 0; s.FinishedAt = DateTimeOffset.UtcNow; });
+    }
+}
+
+/// <summary>A started container: its program runs; <see cref="Wait"/> reaps it and runs the hooks' undo.</summary>
+public sealed class RunningContainer(Launcher launcher, ContainerContext context, Fd? ptyMaster)
+{
+    public int Pid => context.Pid;
+    public Fd? PtyMaster => ptyMaster;
+    public ContainerConfig Config => context.Config;
+
+    public int Wait()
+    {
+        int code = Launcher.Reap(context.Pid);
+        launcher.Finish(context, code);
+        return code;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace MiniDocker.Runtime.Native;
+
+/// <summary>
+/// Starts a program with glibc's posix_spawn: the fork→exec happens entirely in native code, so no managed code runs
+/// in the child. Signal dispositions are reset to default and the mask cleared, because .NET ignores SIGPIPE and an
+/// ignored signal survives execve (a container's `yes | head` would otherwise never end).
+/// </summary>
+internal static unsafe class Spawn
+{
+    /// <param name="fdMap">pairs (source fd in this process, fd number in the child); every other fd is CLOEXEC in .NET.</param>
+    public static int Start(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp,
+        IReadOnlyList<(int From, int To)> fdMap, bool newSession)
+    {
+        // Opaque glibc structs: posix_spawn_file_actions_t is 80 bytes and posix_spawnattr_t 336 on x86_64/arm64;
+        // over-allocate so a libc with larger ones stays safe.
+        void* fa = NativeMemory.AllocZeroed(1024);
+        void* attr = NativeMemory.AllocZeroed(1024);
+        void* sigset = NativeMemory.AllocZeroed(256);
+        using var strings = new NativeStrings();
+        try
+        {
+            Libc.posix_spawn_file_actions_init(fa);
+            Libc.posix_spawnattr_init(attr);
+            foreach (var (from, to) in fdMap)
+            {
+                // dup2 onto itself would leave FD_CLOEXEC set; callers pass fds above the target range.
+                if (from == to) throw new ArgumentException($"fd {from} maps onto itself");
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, from, to), "posix_spawn_file_actions_adddup2");
+            }
+            Libc.sigfillset(sigset);
+            Libc.posix_spawnattr_setsigdefault(attr, sigset);
+            Libc.sigemptyset(sigset);
+            Libc.posix_spawnattr_setsigmask(attr, sigset);
+            short flags = Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSIGMASK;
+            if (newSession) flags |= Libc.POSIX_SPAWN_SETSID;
+            Libc.posix_spawnattr_setflags(attr, flags);
+
+            byte* cpath = strings.Add(path);
+            byte** cargv = strings.AddArray(argv);
+            byte** cenv = strings.AddArray(envp);
+            int pid;
+            Check(Libc.posix_spawn(&pid, cpath, fa, attr, cargv, cenv), "posix_spawn", path);
+            return pid;
+        }
+        finally
+        {
+            Libc.posix_spawn_file_actions_destroy(fa);
+            Libc.posix_spawnattr_destroy(attr);
+            NativeMemory.Free(fa);
+            NativeMemory.Free(attr);
+            NativeMemory.Free(sigset);
+        }
+    }
+
+    // posix_spawn returns the error number instead of setting errno.
+    private static void Check(int rc, string call, string? target = null)
+    {
+        if (rc != 0) throw new SyscallException(call, target, rc);
+    }
+}
+
+/// <summary>NUL-terminated UTF-8 strings and NULL-terminated pointer arrays in native memory, freed together.</summary>
+internal sealed unsafe class NativeStrings : IDisposable
+{
+    private readonly List<nint> _blocks = new();
+
+    public byte* Add(string s)
+    {
+        int n = Encoding.UTF8.GetByteCount(s);
+        byte* p = (byte*)NativeMemory.Alloc((nuint)n + 1);
+        _blocks.Add((nint)p);
+        fixed (char* c = s) Encoding.UTF8.GetBytes(c, s.Length, p, n);
+        p[n] = 0;
+        return p;
+    }
+
+    public byte** AddArray(IReadOnlyList<string> items)
+    {
+        byte** arr = (byte**)NativeMemory.Alloc((nuint)(items.Count + 1), (nuint)sizeof(nint));
+        _blocks.Add((nint)arr);
+        for (int i = 0; i < items.Count; i++) arr[i] = Add(items[i]);
+        arr[items.Count] = null;
+        return arr;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _blocks) NativeMemory.Free((void*)b);
+        _blocks.Clear();
+    }
+}

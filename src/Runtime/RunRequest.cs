@@ -1,0 +1,119 @@
+namespace MiniDocker.Runtime;
+
+/// <summary>What the user asked `run` for, before the image's defaults are applied.</summary>
+public sealed record RunRequest
+{
+    public string Image { get; init; } = "";
+    public List<string> Command { get; init; } = new();
+    public string? Name { get; init; }
+    public string? Hostname { get; init; }
+    public List<string> Env { get; init; } = new();
+    public List<string> EnvFiles { get; init; } = new();
+    public string? WorkingDir { get; init; }
+    public string? Entrypoint { get; init; }
+    public bool Tty { get; init; }
+    public bool Interactive { get; init; }
+    public bool Detach { get; init; }
+    public bool AutoRemove { get; init; }
+    public string NetworkMode { get; init; } = "none";
+    public string? Ip { get; init; }
+    public List<string> Publish { get; init; } = new();
+}
+
+/// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
+public sealed record ImageDefaults(string Id, string RootfsPath, IReadOnlyList<string> Cmd,
+    IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Env, string? WorkingDir);
+
+/// <summary>Docker's rules for turning a request and an image into a container's configuration.</summary>
+public static class ContainerConfigFactory
+{
+    public const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    public static ContainerConfig Create(RunRequest request, ImageDefaults image, Func<string, string?> hostEnv)
+    {
+        string id = ContainerStore.NewId();
+        var entrypoint = request.Entrypoint is null ? image.Entrypoint.ToList()
+                       : request.Entrypoint.Length == 0 ? new List<string>() : [request.Entrypoint];
+        // As in Docker, an explicit --entrypoint drops the image's CMD.
+        var cmd = request.Command.Count > 0 ? request.Command
+                : request.Entrypoint is null ? image.Cmd.ToList() : new List<string>();
+        var args = entrypoint.Concat(cmd).ToList();
+        if (args.Count == 0)
+            throw new ContainerException("no command specified: give one after the image name (the image has no CMD)");
+
+        string workingDir = request.WorkingDir ?? image.WorkingDir ?? "/";
+        if (workingDir.Length == 0) workingDir = "/";
+        if (!workingDir.StartsWith('/'))
+            throw new ContainerException($"the working directory '{workingDir}' is invalid, it needs to be an absolute path");
+
+        string hostname = request.Hostname ?? id[..12];
+        return new ContainerConfig
+        {
+            Id = id,
+            Name = request.Name ?? "",
+            Image = request.Image,
+            ImageId = image.Id,
+            RootfsLower = image.RootfsPath,
+            Args = args,
+            Env = BuildEnv(image.Env, UserEnv(request, hostEnv), hostname, request.Tty),
+            WorkingDir = workingDir,
+            Hostname = hostname,
+            Tty = request.Tty,
+            Interactive = request.Interactive,
+            Detach = request.Detach,
+            AutoRemove = request.AutoRemove,
+            NetworkMode = request.NetworkMode,
+            RequestedIp = request.Ip,
+            Publish = request.Publish,
+            Created = DateTimeOffset.UtcNow,
+        };
+    }
+
+    /// <summary>--env-file first, then -e, in order; `-e NAME` without a value takes the host's NAME if it is set.</summary>
+    public static List<string> UserEnv(RunRequest request, Func<string, string?> hostEnv)
+    {
+        var result = new List<string>();
+        foreach (var file in request.EnvFiles)
+        {
+            if (!File.Exists(file)) throw new ContainerException($"open {file}: no such file or directory");
+            foreach (var raw in File.ReadAllLines(file))
+            {
+                string line = raw.TrimStart();
+                if (line.Length == 0 || line.StartsWith('#')) continue;
+                AddEnv(result, line, hostEnv);
+            }
+        }
+        foreach (var e in request.Env) AddEnv(result, e, hostEnv);
+        return result;
+    }
+
+    private static void AddEnv(List<string> result, string entry, Func<string, string?> hostEnv)
+    {
+        int eq = entry.IndexOf('=');
+        if (eq == 0) throw new ContainerException($"invalid environment variable: {entry}");
+        if (eq > 0) { result.Add(entry); return; }
+        if (hostEnv(entry) is string v) result.Add($"{entry}={v}");
+    }
+
+    /// <summary>Defaults, then the image's, then the user's; a later value for a name replaces the earlier one in
+    /// place.</summary>
+    public static List<string> BuildEnv(IEnumerable<string> imageEnv, IEnumerable<string> userEnv, string hostname, bool tty)
+    {
+        var order = new List<string>();
+        var values = new Dictionary<string, string>();
+        void Set(string entry)
+        {
+            int eq = entry.IndexOf('=');
+            string key = eq < 0 ? entry : entry[..eq];
+            if (!values.ContainsKey(key)) order.Add(key);
+            values[key] = entry;
+        }
+        Set(DefaultPath);
+        Set("HOSTNAME=" + hostname);
+        foreach (var e in imageEnv) Set(e);
+        foreach (var e in userEnv) Set(e);
+        if (tty && !values.ContainsKey("TERM")) Set("TERM=xterm");
+        if (!values.ContainsKey("HOME")) Set("HOME=/root");
+        return order.Select(k => values[k]).ToList();
+    }
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace MiniDocker.IntegrationTests;
+
+/// <summary>What the user saw: exit status and both streams.</summary>
+public sealed record Result(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}
+
+/// <summary>
+/// Runs the published minidocker binary the way a user does, against a state root of its own
+/// (`--root`), so tests run side by side and never touch /var/lib/minidocker.
+/// </summary>
+public sealed class MiniDocker : IDisposable
+{
+    public static string Binary => Environment.GetEnvironmentVariable("MINIDOCKER_BIN") is { Length: > 0 } b ? b
+        : Path.Combine(RepoRoot, "out", "minidocker");
+    public static string BusyboxTar => Environment.GetEnvironmentVariable("MINIDOCKER_BUSYBOX_TAR") is { Length: > 0 } t ? t
+        : Path.Combine(RepoRoot, "out", "busybox.tar");
+
+    private static string RepoRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MiniDocker.sln"))) dir = dir.Parent;
+            return dir?.FullName ?? throw new InvalidOperationException("cannot find the repository root");
+        }
+    }
+
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public MiniDocker(bool importBusybox = true)
+    {
+        Directory.CreateDirectory(Root);
+        if (importBusybox)
+        {
+            var r = Run("image", "import", "-c", "CMD [\"sh\"]", BusyboxTar, "busybox");
+            if (r.ExitCode != 0) throw new InvalidOperationException("importing busybox failed: " + r);
+        }
+    }
+
+    public Result Run(params string[] args) => RunWith(null, TimeSpan.FromSeconds(60), args);
+
+    public Result RunWith(string? stdin, TimeSpan timeout, params string[] args)
+    {
+        using var p = Start(stdin is not null, args);
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"minidocker {string.Join(' ', args)} did not finish in {timeout}");
+        }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public Process Start(bool redirectStdin, params string[] args)
+    {
+        var psi = new ProcessStartInfo(Binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = redirectStdin,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(Root);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    public string[] ContainerDirs() =>
+        Directory.Exists(Path.Combine(Root, "containers"))
+            ? Directory.GetDirectories(Path.Combine(Root, "containers")) : [];
+
+    public void Dispose()
+    {
+        var ids = Run("ps", "-aq").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (ids.Length > 0) Run(["rm", "-f", .. ids]);
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
+    }
+}
