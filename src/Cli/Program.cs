@@ -16,7 +16,7 @@ foreach (var command in new[]
          {
              RunCommand.Create(), PsCommand.Create(), RmCommand.Create(), LogsCommand.Create(),
              ImageCommands.CreateImages(), ImageCommands.CreateImage(), InternalCommands.CreateMonitor(),
-         })
+         }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()))
     root.Subcommands.Add(command);
 
 try
@@ -35,7 +35,7 @@ catch (ContainerException e)
     Console.Error.WriteLine($"minidocker: {e.Message}");
     return e.ExitCode;
 }
-catch (Exception e) when (e is MiniDocker.Images.ImageException)
+catch (Exception e) when (e is MiniDocker.Images.ImageException or MiniDocker.Network.NetworkException)
 {
     // Each subsystem has its own error type (they do not know each other); all are runtime errors to the user.
     Console.Error.WriteLine($"minidocker: {e.Message}");

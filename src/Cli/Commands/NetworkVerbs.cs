@@ -1,0 +1,9 @@
+using System.CommandLine;
+
+namespace MiniDocker.Cli.Commands;
+
+/// <summary>`minidocker network ...` and `minidocker port`.</summary>
+public static class NetworkVerbs
+{
+    public static IEnumerable<Command> Create() => [];
+}
