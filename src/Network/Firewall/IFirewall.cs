@@ -1,0 +1,47 @@
+using System.Net;
+
+namespace MiniDocker.Network;
+
+/// <summary>What the firewall needs to know about a network: its bridge and subnet.</summary>
+public sealed record NetworkRules(string Network, string Bridge, Subnet Subnet);
+
+/// <summary>A container's published ports on one network. Every mapping must have its host port chosen already.</summary>
+public sealed record ContainerPorts(
+    string ContainerId, string Network, string Bridge, IPAddress ContainerIp, IReadOnlyList<PortMapping> Ports);
+
+/// <summary>
+/// NAT and filtering for bridge networks and published ports, kept in chains (iptables) or a table (nftables) of
+/// our own. Every rule carries a comment tag, "minidocker:net:&lt;network&gt;", "minidocker:ctr:&lt;first 12 chars of
+/// the container id&gt;", or "minidocker:base" for the jumps and chain skeleton, and only tagged rules are ever
+/// removed. All methods are idempotent: calling one twice changes nothing the second time.
+/// </summary>
+public interface IFirewall
+{
+    /// <summary>"iptables" or "nftables".</summary>
+    string Name { get; }
+
+    /// <summary>Masquerading, forwarding and isolation for one network; also creates the chains and jumps if missing.</summary>
+    void EnsureNetwork(NetworkRules n);
+
+    /// <summary>Deletes exactly the rules tagged for this network.</summary>
+    void RemoveNetwork(NetworkRules n);
+
+    /// <summary>DNAT, hairpin masquerade and forward accept per mapping; replaces any older rules of the same container.</summary>
+    void AddContainer(ContainerPorts c);
+
+    /// <summary>
+    /// Deletes exactly the rules tagged for this container, leaving every other rule intact. Takes the full id or
+    /// the 12-character form that <see cref="TaggedContainers"/> returns.
+    /// </summary>
+    void RemoveContainer(string containerId);
+
+    /// <summary>
+    /// Brings back whatever is missing of the skeleton and of the given networks' and containers' rules (after a
+    /// flush, a deleted jump or chain, a reboot). Rules of networks or containers not listed are left alone: use
+    /// <see cref="TaggedContainers"/> to find and remove orphans.
+    /// </summary>
+    void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers);
+
+    /// <summary>Container tags present in the rules: the first 12 characters of each container id, sorted.</summary>
+    IReadOnlyList<string> TaggedContainers();
+}

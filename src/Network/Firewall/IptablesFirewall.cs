@@ -1,0 +1,144 @@
+using System.Text;
+
+namespace MiniDocker.Network;
+
+/// <summary>
+/// iptables backend: chains of our own in the nat and filter tables (the same layout as Docker's DOCKER chains),
+/// jumped to from the built-in chains. Every change is one "iptables-restore --noflush" batch, which the kernel
+/// applies per table atomically, instead of one iptables process (and one full ruleset swap) per rule.
+/// </summary>
+internal sealed class IptablesFirewall : TaggedRuleFirewall
+{
+    public const string Nat = "nat";
+    public const string Filter = "filter";
+    public const string DnatChain = "MINIDOCKER";
+    public const string PostroutingChain = "MINIDOCKER-POSTROUTING";
+    public const string ForwardChain = "MINIDOCKER-FORWARD";
+    public const string Isolation1Chain = "MINIDOCKER-ISOLATION-1";
+    public const string Isolation2Chain = "MINIDOCKER-ISOLATION-2";
+
+    public IptablesFirewall(string? netnsPath) : base(netnsPath) { }
+
+    public override string Name => "iptables";
+
+    protected override IReadOnlyList<(string Table, string Chain)> OwnChains { get; } =
+    [
+        (Nat, DnatChain), (Nat, PostroutingChain),
+        (Filter, ForwardChain), (Filter, Isolation1Chain), (Filter, Isolation2Chain),
+    ];
+
+    // Rule texts below are written exactly as iptables-save prints them (option order, "-m tcp" after "-p tcp",
+    // "/32" on single addresses), because Sync compares them with the saved rules to find what is missing.
+
+    protected override IEnumerable<DesiredRule> BaseRules()
+    {
+        string comment = Comment(BaseTag);
+        // "--dst-type LOCAL" covers every address of the host, so a mapping without a host IP answers on all of them.
+        yield return new DesiredRule(Nat, "PREROUTING", BaseTag, $"-m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
+        // OUTPUT too, so the host itself (including 127.0.0.1, see the --src-type LOCAL rule) reaches published ports.
+        yield return new DesiredRule(Nat, "OUTPUT", BaseTag, $"-m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
+        yield return new DesiredRule(Nat, "POSTROUTING", BaseTag, $"{comment} -j {PostroutingChain}");
+        // First in FORWARD: a distribution's or an admin's REJECT/DROP further down must not hide our accepts.
+        yield return new DesiredRule(Filter, "FORWARD", BaseTag, $"{comment} -j {ForwardChain}", First: true);
+        // Isolation is evaluated before any accept of ours, as in Docker's two-stage DOCKER-ISOLATION chains.
+        yield return new DesiredRule(Filter, ForwardChain, BaseTag, $"{comment} -j {Isolation1Chain}", First: true);
+    }
+
+    protected override IEnumerable<DesiredRule> NetworkRules(NetworkRules n, string tag)
+    {
+        string comment = Comment(tag);
+        string br = n.Bridge;
+        yield return new DesiredRule(Nat, PostroutingChain, tag, $"-s {n.Subnet} ! -o {br} {comment} -j MASQUERADE");
+        // Published ports work for connections from the host itself, 127.0.0.1:HOSTPORT included, without a
+        // userland proxy process per port: the bridge gets route_localnet=1 so a packet from 127.0.0.1 may be
+        // routed out of it after DNAT, and this rule rewrites such a local source to the bridge address so the
+        // container can answer (it would drop a 127.0.0.1 source as martian). Docker with userland-proxy=false
+        // does the same.
+        yield return new DesiredRule(Nat, PostroutingChain, tag, $"-o {br} -m addrtype --src-type LOCAL {comment} -j MASQUERADE");
+        yield return new DesiredRule(Filter, ForwardChain, tag, $"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED {comment} -j ACCEPT");
+        yield return new DesiredRule(Filter, ForwardChain, tag, $"-i {br} ! -o {br} {comment} -j ACCEPT");
+        // Container to container on the same bridge only passes FORWARD when br_netfilter is loaded.
+        yield return new DesiredRule(Filter, ForwardChain, tag, $"-i {br} -o {br} {comment} -j ACCEPT");
+        yield return new DesiredRule(Filter, Isolation1Chain, tag, $"-i {br} ! -o {br} {comment} -j {Isolation2Chain}");
+        yield return new DesiredRule(Filter, Isolation2Chain, tag, $"-o {br} {comment} -j DROP");
+    }
+
+    protected override IEnumerable<DesiredRule> MappingRules(ContainerPorts c, PortMapping m, string tag)
+    {
+        string comment = Comment(tag);
+        string p = m.Protocol;
+        string hostMatch = m.HostIp is null ? "" : $"-d {m.HostIp}/32 ";
+        yield return new DesiredRule(Nat, DnatChain, tag,
+            $"{hostMatch}-p {p} -m {p} --dport {m.HostPort} {comment} -j DNAT --to-destination {c.ContainerIp}:{m.ContainerPort}");
+        // Hairpin: a container reaching its own published port gets DNATed back to itself; without rewriting the
+        // source it would answer itself directly and the client would drop the unexpected reply.
+        yield return new DesiredRule(Nat, PostroutingChain, tag,
+            $"-s {c.ContainerIp}/32 -d {c.ContainerIp}/32 -p {p} -m {p} --dport {m.ContainerPort} {comment} -j MASQUERADE");
+        // Lets published traffic in even when the FORWARD policy is DROP.
+        yield return new DesiredRule(Filter, ForwardChain, tag,
+            $"-d {c.ContainerIp}/32 -o {c.Bridge} -p {p} -m {p} --dport {m.ContainerPort} {comment} -j ACCEPT");
+    }
+
+    protected override RuleSnapshot Read()
+    {
+        string saved = Tools.Run("iptables-save", []);
+        var chains = new HashSet<(string, string)>();
+        var rules = new List<PresentRule>();
+        string table = "";
+        foreach (string line in saved.Split('\n'))
+        {
+            if (line.StartsWith('*'))
+            {
+                table = line[1..].Trim();
+            }
+            else if (line.StartsWith(':'))
+            {
+                chains.Add((table, line[1..].Split(' ')[0]));
+            }
+            else if (line.StartsWith("-A ", StringComparison.Ordinal) && table is Nat or Filter)
+            {
+                int space = line.IndexOf(' ', 3);
+                if (space < 0)
+                    continue;
+                string chain = line[3..space];
+                string spec = line[(space + 1)..];
+                string tag = TagOf(spec);
+                if (tag.Length > 0)
+                    rules.Add(new PresentRule(table, chain, tag, Normalize(spec), spec));
+            }
+        }
+        return new RuleSnapshot(chains, rules);
+    }
+
+    protected override void Apply(RulePlan plan)
+    {
+        var script = new StringBuilder();
+        foreach (string table in new[] { Nat, Filter })
+        {
+            var creates = plan.CreateChains.Where(c => c.Table == table).ToList();
+            var deletes = plan.Delete.Where(r => r.Table == table).ToList();
+            var adds = plan.Add.Where(r => r.Table == table).ToList();
+            if (creates.Count + deletes.Count + adds.Count == 0)
+                continue;
+            script.Append('*').Append(table).Append('\n');
+            // Only chains that do not exist yet are declared: with --noflush, declaring an existing chain flushes it.
+            foreach ((_, string chain) in creates)
+                script.Append(':').Append(chain).Append(" - [0:0]\n");
+            foreach (PresentRule rule in deletes)
+                script.Append($"-D {rule.Chain} {rule.DeleteRef}\n");
+            foreach (DesiredRule rule in adds)
+                script.Append(rule.First ? $"-I {rule.Chain} 1 {rule.Text}\n" : $"-A {rule.Chain} {rule.Text}\n");
+            script.Append("COMMIT\n");
+        }
+        Tools.Run("iptables-restore", ["--noflush"], script.ToString());
+    }
+
+    private static string Comment(string tag) => $"-m comment --comment {tag}";
+
+    /// <summary>
+    /// iptables-save quotes comments ("minidocker:net:x") in some versions and not in others; compare without quotes.
+    /// Our own texts never contain spaces inside a quoted value, so dropping the quotes loses nothing.
+    /// </summary>
+    private static string Normalize(string spec) =>
+        string.Join(' ', spec.Replace("\"", "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
+}

@@ -1,0 +1,173 @@
+using System.Text.RegularExpressions;
+
+namespace MiniDocker.Network;
+
+/// <summary>A rule we want: <paramref name="Text"/> is in the backend's canonical form, the way its listing prints it.</summary>
+/// <param name="First">Must be the first rule of its chain (inserted rather than appended), e.g. the jump into our
+/// FORWARD chain, so that our isolation drops run before anyone else's accepts.</param>
+internal sealed record DesiredRule(string Table, string Chain, string Tag, string Text, bool First = false);
+
+/// <summary>A tagged rule found in the current ruleset. <paramref name="DeleteRef"/> is what the backend needs to delete
+/// exactly this rule: the rule spec for iptables, the handle for nft.</summary>
+internal sealed record PresentRule(string Table, string Chain, string Tag, string Text, string DeleteRef);
+
+/// <summary>The current state of our part of the ruleset.</summary>
+internal sealed record RuleSnapshot(IReadOnlySet<(string Table, string Chain)> Chains, IReadOnlyList<PresentRule> Rules);
+
+/// <summary>Changes to apply in one atomic batch; empty when the ruleset is already as wanted.</summary>
+internal sealed record RulePlan(
+    IReadOnlyList<(string Table, string Chain)> CreateChains,
+    IReadOnlyList<PresentRule> Delete,
+    IReadOnlyList<DesiredRule> Add)
+{
+    public bool IsEmpty => CreateChains.Count == 0 && Delete.Count == 0 && Add.Count == 0;
+}
+
+/// <summary>
+/// What both backends share: every operation reads the current ruleset, compares the rules of the tags it is
+/// responsible for with the rules wanted for them, and applies the difference as one batch under a lock. This
+/// makes every call idempotent, lets Reconcile repair any partial damage, and never touches a rule without one
+/// of our tags.
+/// </summary>
+internal abstract partial class TaggedRuleFirewall : IFirewall
+{
+    public const string BaseTag = "minidocker:base";
+    public const string NetworkTagPrefix = "minidocker:net:";
+    public const string ContainerTagPrefix = "minidocker:ctr:";
+
+    // One lock for every backend and namespace: it only serialises our own read-compare-apply cycles (two
+    // concurrent "run"s must not both add the missing skeleton), which each take milliseconds.
+    private const string LockPath = "/run/minidocker/firewall.lock";
+
+    protected TaggedRuleFirewall(string? netnsPath) => Tools = new ToolRunner(netnsPath);
+
+    public abstract string Name { get; }
+
+    protected ToolRunner Tools { get; }
+
+    /// <summary>Our chains, in the order they must be created.</summary>
+    protected abstract IReadOnlyList<(string Table, string Chain)> OwnChains { get; }
+
+    protected abstract RuleSnapshot Read();
+
+    protected abstract void Apply(RulePlan plan);
+
+    protected abstract IEnumerable<DesiredRule> BaseRules();
+
+    protected abstract IEnumerable<DesiredRule> NetworkRules(NetworkRules n, string tag);
+
+    protected abstract IEnumerable<DesiredRule> MappingRules(ContainerPorts c, PortMapping mapping, string tag);
+
+    public void EnsureNetwork(NetworkRules n) =>
+        Sync(withBase: true, new Dictionary<string, IEnumerable<DesiredRule>> { [NetworkTag(n)] = NetworkRules(n, NetworkTag(n)) });
+
+    public void RemoveNetwork(NetworkRules n) =>
+        Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [NetworkTag(n)] = [] });
+
+    public void AddContainer(ContainerPorts c) =>
+        Sync(withBase: true, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(c.ContainerId)] = ContainerRules(c) });
+
+    public void RemoveContainer(string containerId) =>
+        Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(containerId)] = [] });
+
+    public void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers)
+    {
+        var wanted = new Dictionary<string, IEnumerable<DesiredRule>>();
+        foreach (NetworkRules n in networks)
+            wanted[NetworkTag(n)] = NetworkRules(n, NetworkTag(n));
+        foreach (ContainerPorts c in containers)
+            wanted[ContainerTag(c.ContainerId)] = ContainerRules(c);
+        Sync(withBase: true, wanted);
+    }
+
+    public IReadOnlyList<string> TaggedContainers() =>
+        Read().Rules
+            .Where(r => r.Tag.StartsWith(ContainerTagPrefix, StringComparison.Ordinal))
+            .Select(r => r.Tag[ContainerTagPrefix.Length..])
+            .Distinct()
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    private IEnumerable<DesiredRule> ContainerRules(ContainerPorts c)
+    {
+        string tag = ContainerTag(c.ContainerId);
+        ValidateInterface(c.Bridge);
+        if (c.ContainerIp.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+            throw new NetworkException($"container {c.ContainerId}: address {c.ContainerIp} is not IPv4");
+        foreach (PortMapping mapping in c.Ports)
+        {
+            if (mapping.HostPort is < 1 or > 65535 || mapping.ContainerPort is < 1 or > 65535)
+                throw new NetworkException(
+                    $"container {c.ContainerId}: mapping {mapping} needs host and container ports 1-65535 (allocate host ports first)");
+            if (mapping.Protocol is not ("tcp" or "udp"))
+                throw new NetworkException($"unknown protocol '{mapping.Protocol}'");
+            if (mapping.HostIp is { AddressFamily: not System.Net.Sockets.AddressFamily.InterNetwork })
+                throw new NetworkException($"invalid host IP '{mapping.HostIp}': only IPv4 is supported");
+        }
+        // Two mappings to the same container port produce identical hairpin and accept rules; keep one of each.
+        return c.Ports.SelectMany(m => MappingRules(c, m, tag)).Distinct().ToList();
+    }
+
+    private void Sync(bool withBase, Dictionary<string, IEnumerable<DesiredRule>> wantedByTag)
+    {
+        // Materialise (and so validate) everything before taking the lock or reading the ruleset.
+        Dictionary<string, List<DesiredRule>> wanted = wantedByTag.ToDictionary(w => w.Key, w => w.Value.ToList());
+        if (withBase)
+            wanted[BaseTag] = BaseRules().ToList();
+
+        using FileLock _ = FileLock.Acquire(LockPath);
+        RuleSnapshot snapshot = Read();
+
+        var createChains = new List<(string, string)>();
+        if (withBase)
+            createChains.AddRange(OwnChains.Where(c => !snapshot.Chains.Contains(c)));
+
+        var delete = new List<PresentRule>();
+        var add = new List<DesiredRule>();
+        foreach ((string tag, List<DesiredRule> rules) in wanted)
+        {
+            // Compare as multisets of (table, chain, text): a duplicated rule is deleted once, a missing one added.
+            var missing = rules.ToList();
+            foreach (PresentRule present in snapshot.Rules.Where(r => r.Tag == tag))
+            {
+                int index = missing.FindIndex(d => d.Table == present.Table && d.Chain == present.Chain && d.Text == present.Text);
+                if (index >= 0)
+                    missing.RemoveAt(index);
+                else
+                    delete.Add(present);
+            }
+            add.AddRange(missing);
+        }
+
+        var plan = new RulePlan(createChains, delete, add);
+        if (!plan.IsEmpty)
+            Apply(plan);
+    }
+
+    protected static string NetworkTag(NetworkRules n)
+    {
+        NameRules.ValidateNetworkName(n.Network);
+        ValidateInterface(n.Bridge);
+        return NetworkTagPrefix + n.Network;
+    }
+
+    /// <summary>The first 12 characters of the id, like Docker's short ids; the id itself is validated so it can go into a script.</summary>
+    protected static string ContainerTag(string containerId)
+    {
+        NameRules.ValidateContainerId(containerId);
+        return ContainerTagPrefix + containerId[..Math.Min(12, containerId.Length)];
+    }
+
+    /// <summary>The minidocker tag in a listed rule's comment, or "" for a rule that is not ours.</summary>
+    protected static string TagOf(string ruleText) =>
+        TagRegex().Match(ruleText) is { Success: true } match ? match.Groups[1].Value : "";
+
+    [GeneratedRegex(@"comment ""?(minidocker:[a-zA-Z0-9_.:-]+)")]
+    private static partial Regex TagRegex();
+
+    private static void ValidateInterface(string name)
+    {
+        if (!InterfaceNames.IsValid(name))
+            throw new NetworkException($"invalid bridge name '{name}': must be 1-{InterfaceNames.MaxLength} bytes of [a-zA-Z0-9_.-]");
+    }
+}

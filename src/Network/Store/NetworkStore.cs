@@ -1,0 +1,304 @@
+using System.Net;
+using System.Text.Json;
+
+namespace MiniDocker.Network;
+
+/// <summary>
+/// Networks and endpoints persisted under &lt;stateRoot&gt;/networks/:
+/// <c>&lt;name&gt;.json</c> per network, <c>endpoints/&lt;network&gt;/&lt;containerId&gt;.json</c> per endpoint and
+/// <c>ipam/</c> (owned by <see cref="Ipam"/>). Every change happens under an exclusive flock on
+/// <c>networks/.lock</c> and every file is replaced atomically, so concurrent CLI invocations never see or produce a
+/// half-written file, and two "network create" calls cannot both pass the overlap check.
+/// Validation happens before anything is written: a rejected request leaves no trace.
+/// </summary>
+public sealed class NetworkStore
+{
+    public const string DefaultNetworkName = "bridge";
+    public const string DefaultBridgeName = "minidocker0";
+    public const string BridgeDriver = "bridge";
+    public const string BridgeNameOption = "bridge-name";
+
+    /// <summary>Where the default network goes: 172.29.0.0/16 first, then the other 172.16/12 /16s, like Docker's pool.</summary>
+    private static readonly int[] DefaultSecondOctets = [29, 30, 31, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17];
+
+    private static readonly (Subnet Range, string What)[] ReservedRanges =
+    [
+        (Subnet.Parse("0.0.0.0/8"), "'this network' (0.0.0.0/8)"),
+        (Subnet.Parse("127.0.0.0/8"), "loopback (127.0.0.0/8)"),
+        (Subnet.Parse("169.254.0.0/16"), "link-local (169.254.0.0/16)"),
+        (Subnet.Parse("224.0.0.0/3"), "multicast and reserved (224.0.0.0/3)"),
+    ];
+
+    private readonly string _root;
+    private readonly Ipam _ipam;
+
+    public NetworkStore(string stateRoot)
+    {
+        _root = Path.Combine(stateRoot, "networks");
+        _ipam = new Ipam(stateRoot);
+    }
+
+    /// <summary>
+    /// Validates and persists a new network. <paramref name="hostRoutes"/> are the host's IPv4 routes
+    /// (destination, prefix length); the default route is ignored, any other overlap is refused.
+    /// </summary>
+    public NetworkRecord Create(
+        string name,
+        string subnet,
+        string? gateway,
+        IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes,
+        string driver = BridgeDriver,
+        IReadOnlyDictionary<string, string>? options = null)
+    {
+        NameRules.ValidateNetworkName(name);
+        if (name == DefaultNetworkName)
+            throw new NetworkException($"network name {DefaultNetworkName} is reserved for the default network");
+        if (driver != BridgeDriver)
+            throw new NetworkException($"unknown network driver '{driver}': only '{BridgeDriver}' is supported");
+        options ??= new Dictionary<string, string>();
+        foreach (string key in options.Keys)
+        {
+            if (key != BridgeNameOption)
+                throw new NetworkException($"unknown network option '{key}': only '{BridgeNameOption}' is supported");
+        }
+        Subnet parsedSubnet = ParseNetworkSubnet(subnet);
+        IPAddress parsedGateway = ParseGateway(gateway, parsedSubnet);
+        string? requestedBridge = options.GetValueOrDefault(BridgeNameOption);
+        if (requestedBridge is not null)
+        {
+            if (!InterfaceNames.IsValid(requestedBridge))
+                throw new NetworkException(
+                    $"invalid bridge name '{requestedBridge}': must be 1-{InterfaceNames.MaxLength} bytes of [a-zA-Z0-9_.-]");
+            if (requestedBridge == DefaultBridgeName)
+                throw new NetworkException($"bridge name {DefaultBridgeName} is reserved for the default network '{DefaultNetworkName}'");
+        }
+
+        using FileLock _ = LockStore();
+        return CreateLocked(name, parsedSubnet, parsedGateway, requestedBridge, hostRoutes,
+            new Dictionary<string, string>(options));
+    }
+
+    /// <summary>
+    /// Returns the default network "bridge" (bridge minidocker0), creating it on first use on 172.29.0.0/16, or on
+    /// the next free /16 of 172.16.0.0/12 when that one overlaps a host route or another network.
+    /// </summary>
+    public NetworkRecord EnsureDefault(IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes)
+    {
+        using FileLock _ = LockStore();
+        if (Find(DefaultNetworkName) is { } existing)
+            return existing;
+        List<NetworkRecord> others = ReadNetworks();
+        foreach (int octet in DefaultSecondOctets)
+        {
+            Subnet candidate = Subnet.Parse($"172.{octet}.0.0/16");
+            if (others.Any(n => n.Subnet.Overlaps(candidate)) || RoutesOverlapping(candidate, hostRoutes).Any())
+                continue;
+            return CreateLocked(DefaultNetworkName, candidate, candidate.FirstHost, DefaultBridgeName, hostRoutes,
+                new Dictionary<string, string> { [BridgeNameOption] = DefaultBridgeName });
+        }
+        throw new NetworkException(
+            "no free subnet for the default network: every 172.17-31.0.0/16 overlaps another network or a host route");
+    }
+
+    public NetworkRecord? Find(string name)
+    {
+        NameRules.ValidateNetworkName(name);
+        string path = NetworkPath(name);
+        return File.Exists(path) ? StateJson.Read(path, NetworkJson.Default.NetworkRecord) : null;
+    }
+
+    public NetworkRecord Get(string name) =>
+        Find(name) ?? throw new NetworkException($"network {name} not found");
+
+    /// <summary>All networks, ordered by name.</summary>
+    public IReadOnlyList<NetworkRecord> List() => ReadNetworks();
+
+    /// <summary>
+    /// Deletes a network and its IPAM state. Refused for the default network and while containers are attached,
+    /// because their veths, addresses and firewall rules still depend on it.
+    /// </summary>
+    public void Remove(string name)
+    {
+        NameRules.ValidateNetworkName(name);
+        if (name == DefaultNetworkName)
+            throw new NetworkException($"{DefaultNetworkName} is the default network and cannot be removed");
+        using FileLock _ = LockStore();
+        Get(name);
+        IReadOnlyList<EndpointRecord> attached = Endpoints(name);
+        if (attached.Count > 0)
+            throw new NetworkException(
+                $"cannot remove network {name}: containers still attached: {string.Join(", ", attached.Select(e => e.ContainerId))}");
+        // IPAM first: if we die in between, the network still exists and "network rm" can simply be repeated.
+        _ipam.DeleteNetwork(name);
+        string endpointsDirectory = EndpointsDirectory(name);
+        if (Directory.Exists(endpointsDirectory))
+            Directory.Delete(endpointsDirectory, recursive: true);
+        AtomicFile.Delete(NetworkPath(name));
+    }
+
+    /// <summary>
+    /// Records that <paramref name="containerId"/> is attached to <paramref name="network"/> with address
+    /// <paramref name="ip"/> (allocated by <see cref="Ipam"/>), choosing a host veth name no other endpoint uses.
+    /// </summary>
+    public EndpointRecord Attach(string network, string containerId, IPAddress ip, IReadOnlyList<PortMapping> ports)
+    {
+        NameRules.ValidateContainerId(containerId);
+        using FileLock _ = LockStore();
+        NetworkRecord record = Get(network);
+        if (!record.Subnet.Contains(ip))
+            throw new NetworkException($"address {ip} is outside subnet {record.Subnet} of network {network}");
+        string path = EndpointPath(network, containerId);
+        if (File.Exists(path))
+            throw new NetworkException($"container {containerId} is already attached to network {network}");
+
+        var usedVeths = Endpoints(null).Select(e => e.HostVeth).ToHashSet(StringComparer.Ordinal);
+        string hostVeth = InterfaceNames.HostVeth(containerId, network);
+        for (int attempt = 1; usedVeths.Contains(hostVeth); attempt++)
+            hostVeth = InterfaceNames.HostVeth(containerId, network, attempt);
+
+        var endpoint = new EndpointRecord(containerId, network, hostVeth, "eth0", ip, MacFor(ip), ports);
+        StateJson.Write(path, endpoint, NetworkJson.Default.EndpointRecord);
+        return endpoint;
+    }
+
+    /// <summary>Forgets an endpoint. Returns false when it was not recorded, so cleanup paths may call it twice.</summary>
+    public bool Detach(string network, string containerId)
+    {
+        NameRules.ValidateNetworkName(network);
+        NameRules.ValidateContainerId(containerId);
+        using FileLock _ = LockStore();
+        string path = EndpointPath(network, containerId);
+        if (!File.Exists(path))
+            return false;
+        AtomicFile.Delete(path);
+        return true;
+    }
+
+    /// <summary>Endpoints of one network, or of all networks when <paramref name="network"/> is null.</summary>
+    public IReadOnlyList<EndpointRecord> Endpoints(string? network)
+    {
+        IEnumerable<string> directories;
+        if (network is not null)
+        {
+            NameRules.ValidateNetworkName(network);
+            directories = [EndpointsDirectory(network)];
+        }
+        else
+        {
+            string all = Path.Combine(_root, "endpoints");
+            directories = Directory.Exists(all) ? Directory.GetDirectories(all) : [];
+        }
+        return directories
+            .Where(Directory.Exists)
+            .SelectMany(StateFiles)
+            .Select(path => StateJson.Read(path, NetworkJson.Default.EndpointRecord))
+            .OrderBy(e => e.Network, StringComparer.Ordinal)
+            .ThenBy(e => e.ContainerId, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>Docker's scheme: 02:42 followed by the four bytes of the IPv4 address, so the MAC is stable per address.</summary>
+    public static string MacFor(IPAddress ip)
+    {
+        byte[] bytes = ip.GetAddressBytes();
+        if (bytes.Length != 4)
+            throw new NetworkException($"address {ip} is not IPv4");
+        return $"02:42:{bytes[0]:x2}:{bytes[1]:x2}:{bytes[2]:x2}:{bytes[3]:x2}";
+    }
+
+    private NetworkRecord CreateLocked(
+        string name,
+        Subnet subnet,
+        IPAddress gateway,
+        string? requestedBridge,
+        IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes,
+        Dictionary<string, string> options)
+    {
+        string path = NetworkPath(name);
+        if (File.Exists(path))
+            throw new NetworkException($"network with name {name} already exists");
+        List<NetworkRecord> others = ReadNetworks();
+        if (others.FirstOrDefault(n => n.Subnet.Overlaps(subnet)) is { } clash)
+            throw new NetworkException($"subnet {subnet} overlaps subnet {clash.Subnet} of network {clash.Name}");
+        foreach (Subnet route in RoutesOverlapping(subnet, hostRoutes))
+            throw new NetworkException($"subnet {subnet} overlaps host route {route}");
+
+        string bridge;
+        if (requestedBridge is not null)
+        {
+            if (others.FirstOrDefault(n => n.Bridge == requestedBridge) is { } user)
+                throw new NetworkException($"bridge name {requestedBridge} is already used by network {user.Name}");
+            bridge = requestedBridge;
+        }
+        else
+        {
+            bridge = InterfaceNames.DefaultBridge(name);
+            for (int attempt = 1; others.Any(n => n.Bridge == bridge); attempt++)
+                bridge = InterfaceNames.DefaultBridge(name, attempt);
+        }
+
+        var record = new NetworkRecord(name, BridgeDriver, subnet, gateway, bridge, DateTimeOffset.UtcNow, options);
+        // A crash between "network rm" deleting IPAM state and the network file could leave allocations behind;
+        // a network being created has none by definition.
+        _ipam.DeleteNetwork(name);
+        StateJson.Write(path, record, NetworkJson.Default.NetworkRecord);
+        return record;
+    }
+
+    private static Subnet ParseNetworkSubnet(string text)
+    {
+        Subnet subnet = Subnet.Parse(text);
+        if (subnet.Prefix > 30)
+            throw new NetworkException(
+                $"invalid subnet '{text}': prefix must be at most /30 to leave room for a gateway and a container");
+        foreach ((Subnet range, string what) in ReservedRanges)
+        {
+            if (range.Overlaps(subnet))
+                throw new NetworkException($"invalid subnet '{text}': overlaps the {what} range");
+        }
+        return subnet;
+    }
+
+    private static IPAddress ParseGateway(string? text, Subnet subnet)
+    {
+        if (text is null)
+            return subnet.FirstHost;
+        IPAddress gateway = Ipv4.Parse(text, "gateway");
+        if (!subnet.Contains(gateway))
+            throw new NetworkException($"gateway {gateway} is outside subnet {subnet}");
+        if (gateway.Equals(subnet.Network))
+            throw new NetworkException($"gateway {gateway} is the network address of subnet {subnet}");
+        if (gateway.Equals(subnet.Broadcast))
+            throw new NetworkException($"gateway {gateway} is the broadcast address of subnet {subnet}");
+        return gateway;
+    }
+
+    private static IEnumerable<Subnet> RoutesOverlapping(
+        Subnet subnet, IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes) =>
+        hostRoutes
+            .Where(r => r.Prefix > 0 && r.Destination.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+            .Select(r => Subnet.Containing(r.Destination, r.Prefix))
+            .Where(subnet.Overlaps);
+
+    private List<NetworkRecord> ReadNetworks() =>
+        (Directory.Exists(_root) ? StateFiles(_root) : [])
+            .Select(path => StateJson.Read(path, NetworkJson.Default.NetworkRecord))
+            .OrderBy(n => n.Name, StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>The *.json files of a directory; temp files of an in-flight atomic write start with '.' and are skipped.</summary>
+    private static IEnumerable<string> StateFiles(string directory) =>
+        Directory.GetFiles(directory, "*.json").Where(p => !Path.GetFileName(p).StartsWith('.'));
+
+    private FileLock LockStore() => FileLock.Acquire(Path.Combine(_root, ".lock"));
+
+    private string NetworkPath(string name) => Path.Combine(_root, name + ".json");
+
+    private string EndpointsDirectory(string network) => Path.Combine(_root, "endpoints", network);
+
+    private string EndpointPath(string network, string containerId)
+    {
+        NameRules.ValidateNetworkName(network);
+        return Path.Combine(EndpointsDirectory(network), containerId + ".json");
+    }
+}
