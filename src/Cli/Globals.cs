@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MiniDocker.Network;
 using MiniDocker.Runtime;
 
 namespace MiniDocker.Cli;
@@ -12,6 +13,12 @@ public static class Globals
         Recursive = true,
     };
 
+    public static readonly Option<string?> Firewall = new("--firewall")
+    {
+        Description = "Firewall backend: iptables or nftables (default: $MINIDOCKER_FIREWALL, else detected)",
+        Recursive = true,
+    };
+
     public static string StateRoot(ParseResult p)
     {
         string root = p.GetValue(Root) ?? Environment.GetEnvironmentVariable("MINIDOCKER_ROOT") ?? "/var/lib/minidocker";
@@ -22,8 +29,24 @@ public static class Globals
 
     public static ContainerStore Containers(ParseResult p) => new(StateRoot(p));
 
+    /// <summary>The backend named by --firewall, $MINIDOCKER_FIREWALL or the "firewall" line of ROOT/config, else
+    /// detected. Remembered in ROOT/config on first use, so a monitor started later picks the same one.</summary>
+    public static NetworkManager Networks(ParseResult p)
+    {
+        string root = StateRoot(p);
+        string configFile = Path.Combine(root, "config");
+        string? saved = File.Exists(configFile)
+            ? File.ReadAllLines(configFile).Select(l => l.Split('=', 2)).Where(kv => kv.Length == 2 && kv[0].Trim() == "firewall")
+                .Select(kv => kv[1].Trim()).LastOrDefault()
+            : null;
+        string? choice = p.GetValue(Firewall) ?? Environment.GetEnvironmentVariable("MINIDOCKER_FIREWALL") ?? saved;
+        var firewall = Network.Firewalls.Create(string.IsNullOrEmpty(choice) ? null : choice);
+        if (saved is null) File.AppendAllText(configFile, $"firewall={firewall.Name}\n");
+        return new NetworkManager(root, firewall);
+    }
+
     /// <summary>The hooks `run` wires in at "created, not yet started".</summary>
-    public static IReadOnlyList<IContainerHook> Hooks(ParseResult p) => [];
+    public static IReadOnlyList<IContainerHook> Hooks(ParseResult p) => [new NetworkHook(Networks(p))];
 
     public static Launcher Launcher(ParseResult p) => new(Containers(p), Hooks(p));
 }

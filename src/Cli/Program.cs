@@ -10,6 +10,7 @@ if (args.Length == 2 && args[0] == "init")
 
 var root = new RootCommand("MiniDocker: a small container runtime with networking built in");
 root.Options.Add(Globals.Root);
+root.Options.Add(Globals.Firewall);
 // Docker's `run -h` is --hostname; help stays on --help.
 foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
 foreach (var command in new[]

@@ -1,9 +1,133 @@
 using System.CommandLine;
+using System.Text.Json;
+using MiniDocker.Network;
 
 namespace MiniDocker.Cli.Commands;
 
-/// <summary>`minidocker network ...` and `minidocker port`.</summary>
+/// <summary>`minidocker network create|ls|inspect|rm|reconcile` and `minidocker port`.</summary>
 public static class NetworkVerbs
 {
-    public static IEnumerable<Command> Create() => [];
+    public static IEnumerable<Command> Create() => [CreateNetwork(), CreatePort()];
+
+    private static Command CreateNetwork()
+    {
+        var driver = new Option<string>("--driver", "-d") { Description = "Driver (bridge)", DefaultValueFactory = _ => "bridge" };
+        var subnet = new Option<string>("--subnet") { Description = "Subnet in CIDR form, e.g. 10.20.0.0/24", Required = true };
+        var gateway = new Option<string?>("--gateway") { Description = "Gateway address (default: the first address of the subnet)" };
+        var opts = new Option<string[]>("--opt", "-o") { Description = "Driver option, e.g. bridge-name=br0" };
+        var name = new Argument<string>("NAME");
+        var create = new Command("create", "Create a network") { driver, subnet, gateway, opts, name };
+        create.SetAction(p =>
+        {
+            var options = new Dictionary<string, string>();
+            foreach (var o in p.GetValue(opts) ?? [])
+            {
+                var kv = o.Split('=', 2);
+                if (kv.Length != 2) throw new NetworkException($"invalid option '{o}': use KEY=VALUE");
+                options[kv[0]] = kv[1];
+            }
+            var record = Globals.Networks(p).Create(p.GetValue(name)!, p.GetValue(subnet)!, p.GetValue(gateway), p.GetValue(driver)!, options);
+            Console.WriteLine(record.Name);
+            return 0;
+        });
+
+        var ls = new Command("list", "List networks");
+        ls.Aliases.Add("ls");
+        ls.SetAction(p =>
+        {
+            var manager = Globals.Networks(p);
+            manager.EnsureDefault();
+            var endpoints = manager.Endpoints();
+            var table = new Table("NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS");
+            foreach (var n in manager.List())
+                table.Add(n.Name, n.Driver, n.Subnet.ToString(), n.Gateway.ToString(), n.Bridge,
+                    endpoints.Count(e => e.Network == n.Name).ToString());
+            table.Print();
+            return 0;
+        });
+
+        var names = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
+        var inspect = new Command("inspect", "Show a network as JSON, with its endpoints") { names };
+        inspect.SetAction(p =>
+        {
+            var manager = Globals.Networks(p);
+            var containers = Globals.Containers(p).List().ToDictionary(c => c.Config.Id, c => c.Config.Name);
+            using var output = Console.OpenStandardOutput();
+            using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
+            w.WriteStartArray();
+            foreach (var n in p.GetValue(names)!)
+            {
+                var record = manager.Get(n);
+                w.WriteStartObject();
+                w.WriteString("Name", record.Name);
+                w.WriteString("Driver", record.Driver);
+                w.WriteString("Created", record.Created);
+                w.WriteString("Subnet", record.Subnet.ToString());
+                w.WriteString("Gateway", record.Gateway.ToString());
+                w.WriteString("Bridge", record.Bridge);
+                w.WriteStartObject("Options");
+                foreach (var (k, v) in record.Options) w.WriteString(k, v);
+                w.WriteEndObject();
+                w.WriteStartObject("Containers");
+                foreach (var e in manager.Endpoints(record.Name))
+                {
+                    w.WriteStartObject(e.ContainerId);
+                    w.WriteString("Name", containers.GetValueOrDefault(e.ContainerId, ""));
+                    w.WriteString("HostVeth", e.HostVeth);
+                    w.WriteString("ContainerInterface", e.ContainerIfName);
+                    w.WriteString("IPv4Address", $"{e.IP}/{record.Subnet.Prefix}");
+                    w.WriteString("MacAddress", e.MAC);
+                    w.WriteStartArray("Ports");
+                    foreach (var port in e.Ports) w.WriteStringValue(port.ToString());
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.Flush();
+            output.WriteByte((byte)'\n');
+            return 0;
+        });
+
+        var rmNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
+        var rm = new Command("remove", "Remove networks (refused while containers are attached)") { rmNames };
+        rm.Aliases.Add("rm");
+        rm.SetAction(p =>
+        {
+            var manager = Globals.Networks(p);
+            foreach (var n in p.GetValue(rmNames)!)
+            {
+                manager.Remove(n);
+                Console.WriteLine(n);
+            }
+            return 0;
+        });
+
+        var reconcile = new Command("reconcile", "Restore minidocker's firewall rules and bridges; remove rules of containers that are gone");
+        reconcile.SetAction(p =>
+        {
+            var containers = Globals.Containers(p).List().Select(c => c.Config.Id[..12]).ToHashSet();
+            Globals.Networks(p).Reconcile(containers.Contains);
+            return 0;
+        });
+
+        return new Command("network", "Manage networks") { create, ls, inspect, rm, reconcile };
+    }
+
+    private static Command CreatePort()
+    {
+        var container = new Argument<string>("CONTAINER");
+        var port = new Command("port", "List a container's published ports") { container };
+        port.SetAction(p =>
+        {
+            var id = Globals.Containers(p).Find(p.GetValue(container)!).Config.Id;
+            foreach (var e in Globals.Networks(p).Endpoints().Where(e => e.ContainerId == id))
+            foreach (var m in e.Ports)
+                Console.WriteLine($"{m.ContainerPort}/{m.Protocol} -> {m.HostIp?.ToString() ?? "0.0.0.0"}:{m.HostPort}");
+            return 0;
+        });
+        return port;
+    }
 }

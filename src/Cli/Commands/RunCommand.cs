@@ -18,7 +18,7 @@ public static class RunCommand
     private static readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
     private static readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the image's ENTRYPOINT" };
     private static readonly Option<string?> Network = new("--network", "--net", "-net")
-    { Description = "Connect to a network: a network name, \"none\" or \"host\"" };
+    { Description = "Connect to a network: a network name, \"bridge\" (default), \"none\" or \"host\"" };
     private static readonly Option<string?> Ip = new("--ip") { Description = "IPv4 address on the network" };
     private static readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a port: [IP:][HOST:]CTR[/PROTO]" };
     private static readonly Argument<string> Image = new("IMAGE");
@@ -54,7 +54,7 @@ public static class RunCommand
             Interactive = p.GetValue(Interactive),
             Detach = p.GetValue(Detach),
             AutoRemove = p.GetValue(Remove),
-            NetworkMode = p.GetValue(Network) ?? "none",
+            NetworkMode = p.GetValue(Network) ?? "bridge",
             Ip = p.GetValue(Ip),
             Publish = (p.GetValue(Publish) ?? []).ToList(),
         };

@@ -17,6 +17,10 @@ public sealed record ContainerPorts(
 /// </summary>
 public interface IFirewall
 {
+    /// <summary>Removes the skeleton (our chains or table and the jumps into them) when no network or container
+    /// rule is left, so a host with no networks carries nothing of ours.</summary>
+    void RemoveIfUnused();
+
     /// <summary>"iptables" or "nftables".</summary>
     string Name { get; }
 

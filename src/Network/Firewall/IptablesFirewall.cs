@@ -118,7 +118,8 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
             var creates = plan.CreateChains.Where(c => c.Table == table).ToList();
             var deletes = plan.Delete.Where(r => r.Table == table).ToList();
             var adds = plan.Add.Where(r => r.Table == table).ToList();
-            if (creates.Count + deletes.Count + adds.Count == 0)
+            var drops = plan.DropChains.Where(c => c.Table == table).ToList();
+            if (creates.Count + deletes.Count + adds.Count + drops.Count == 0)
                 continue;
             script.Append('*').Append(table).Append('\n');
             // Only chains that do not exist yet are declared: with --noflush, declaring an existing chain flushes it.
@@ -128,6 +129,8 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
                 script.Append($"-D {rule.Chain} {rule.DeleteRef}\n");
             foreach (DesiredRule rule in adds)
                 script.Append(rule.First ? $"-I {rule.Chain} 1 {rule.Text}\n" : $"-A {rule.Chain} {rule.Text}\n");
+            foreach ((_, string chain) in drops)
+                script.Append($"-X {chain}\n");
             script.Append("COMMIT\n");
         }
         Tools.Run("iptables-restore", ["--noflush"], script.ToString());

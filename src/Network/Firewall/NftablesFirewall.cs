@@ -132,6 +132,9 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
             script.Append($"delete rule ip {Table} {rule.Chain} handle {rule.DeleteRef}\n");
         foreach (DesiredRule rule in plan.Add)
             script.Append($"{(rule.First ? "insert" : "add")} rule ip {Table} {rule.Chain} {rule.Text}\n");
+        // Every chain (and rule) of ours lives in our own table: dropping the chains means dropping the table.
+        if (plan.DropChains.Count > 0)
+            script.Append($"delete table ip {Table}\n");
         Tools.Run("nft", ["-f", "-"], script.ToString());
     }
 

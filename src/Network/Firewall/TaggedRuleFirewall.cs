@@ -18,9 +18,12 @@ internal sealed record RuleSnapshot(IReadOnlySet<(string Table, string Chain)> C
 internal sealed record RulePlan(
     IReadOnlyList<(string Table, string Chain)> CreateChains,
     IReadOnlyList<PresentRule> Delete,
-    IReadOnlyList<DesiredRule> Add)
+    IReadOnlyList<DesiredRule> Add,
+    IReadOnlyList<(string Table, string Chain)>? DeleteChains = null)
 {
-    public bool IsEmpty => CreateChains.Count == 0 && Delete.Count == 0 && Add.Count == 0;
+    /// <summary>Our chains to delete after the rule deletions (only when no network or container needs them).</summary>
+    public IReadOnlyList<(string Table, string Chain)> DropChains => DeleteChains ?? [];
+    public bool IsEmpty => CreateChains.Count == 0 && Delete.Count == 0 && Add.Count == 0 && DropChains.Count == 0;
 }
 
 /// <summary>
@@ -78,6 +81,18 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
         foreach (ContainerPorts c in containers)
             wanted[ContainerTag(c.ContainerId)] = ContainerRules(c);
         Sync(withBase: true, wanted);
+    }
+
+    public void RemoveIfUnused()
+    {
+        using FileLock _ = FileLock.Acquire(LockPath);
+        RuleSnapshot snapshot = Read();
+        if (snapshot.Rules.Any(r => r.Tag != BaseTag))
+            return;
+        var chains = OwnChains.Where(snapshot.Chains.Contains).Reverse().ToList();
+        var plan = new RulePlan([], snapshot.Rules.ToList(), [], chains);
+        if (!plan.IsEmpty)
+            Apply(plan);
     }
 
     public IReadOnlyList<string> TaggedContainers() =>

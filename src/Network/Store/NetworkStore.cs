@@ -15,6 +15,14 @@ public sealed class NetworkStore
 {
     public const string DefaultNetworkName = "bridge";
     public const string DefaultBridgeName = "minidocker0";
+    public const string DefaultStateRoot = "/var/lib/minidocker";
+
+    /// <summary>
+    /// The default network's bridge: minidocker0 for the default state root; for any other --root a name of its
+    /// own (mdk0- and a hash of the root), so tests, labs and benchmarks with separate roots can run side by side
+    /// without fighting over one bridge.
+    /// </summary>
+    public string DefaultBridge { get; }
     public const string BridgeDriver = "bridge";
     public const string BridgeNameOption = "bridge-name";
 
@@ -36,6 +44,9 @@ public sealed class NetworkStore
     {
         _root = Path.Combine(stateRoot, "networks");
         _ipam = new Ipam(stateRoot);
+        string full = Path.GetFullPath(stateRoot).TrimEnd('/');
+        DefaultBridge = full == DefaultStateRoot ? DefaultBridgeName
+            : "mdk0-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(full)))[..8];
     }
 
     /// <summary>
@@ -93,8 +104,8 @@ public sealed class NetworkStore
             Subnet candidate = Subnet.Parse($"172.{octet}.0.0/16");
             if (others.Any(n => n.Subnet.Overlaps(candidate)) || RoutesOverlapping(candidate, hostRoutes).Any())
                 continue;
-            return CreateLocked(DefaultNetworkName, candidate, candidate.FirstHost, DefaultBridgeName, hostRoutes,
-                new Dictionary<string, string> { [BridgeNameOption] = DefaultBridgeName });
+            return CreateLocked(DefaultNetworkName, candidate, candidate.FirstHost, DefaultBridge, hostRoutes,
+                new Dictionary<string, string> { [BridgeNameOption] = DefaultBridge });
         }
         throw new NetworkException(
             "no free subnet for the default network: every 172.17-31.0.0/16 overlaps another network or a host route");
@@ -114,14 +125,12 @@ public sealed class NetworkStore
     public IReadOnlyList<NetworkRecord> List() => ReadNetworks();
 
     /// <summary>
-    /// Deletes a network and its IPAM state. Refused for the default network and while containers are attached,
+    /// Deletes a network and its IPAM state (the default one too: it is re-created on next use). Refused while containers are attached,
     /// because their veths, addresses and firewall rules still depend on it.
     /// </summary>
     public void Remove(string name)
     {
         NameRules.ValidateNetworkName(name);
-        if (name == DefaultNetworkName)
-            throw new NetworkException($"{DefaultNetworkName} is the default network and cannot be removed");
         using FileLock _ = LockStore();
         Get(name);
         IReadOnlyList<EndpointRecord> attached = Endpoints(name);

@@ -180,6 +180,24 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public void RemoveIfUnused_KeepsTheSkeletonWhileANetworkNeedsIt_ThenLeavesNothing(string backend)
+    {
+        using var ns = new Netns("mdkfw-");
+        IFirewall firewall = Firewalls.Create(backend, ns.Path);
+        firewall.EnsureNetwork(Network);
+
+        firewall.RemoveIfUnused();
+        Assert.Equal(7, CountTagged(Listing(backend, ns), $"minidocker:net:{NetworkName}"));
+
+        firewall.RemoveNetwork(Network);
+        firewall.RemoveIfUnused();
+        string everything = backend == "iptables" ? ns.Run("iptables-save") : ns.Run("nft", "list", "ruleset");
+        Assert.DoesNotContain("minidocker", everything, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("MINIDOCKER", everything);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public void AddContainer_ReplacesOlderRulesOfTheSameContainer(string backend)
     {
         using var ns = new Netns("mdkfw-");

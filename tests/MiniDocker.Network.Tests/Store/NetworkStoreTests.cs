@@ -156,7 +156,7 @@ public sealed class NetworkStoreTests : IDisposable
         NetworkRecord second = _store.EnsureDefault(HostRoutes);
 
         Assert.Equal("bridge", first.Name);
-        Assert.Equal("minidocker0", first.Bridge);
+        Assert.Equal(_store.DefaultBridge, first.Bridge);
         Assert.Equal("172.29.0.0/16", first.Subnet.ToString());
         Assert.Equal(IPAddress.Parse("172.29.0.1"), first.Gateway);
         Assert.Equal(first.Created, second.Created);
@@ -205,13 +205,22 @@ public sealed class NetworkStoreTests : IDisposable
     }
 
     [Fact]
-    public void Remove_RefusesDefaultNetwork()
+    public void Remove_DefaultNetworkWhenUnusedIsRecreatedOnNextUse()
     {
-        _store.EnsureDefault(HostRoutes);
+        // Unlike Docker (one daemon, one docker0), every --root has a default network of its own; removing it when
+        // nothing is attached is how a lab or test root leaves the host clean.
+        NetworkRecord first = _store.EnsureDefault(HostRoutes);
+        _store.Remove("bridge");
+        Assert.Null(_store.Find("bridge"));
+        Assert.Equal(first.Subnet, _store.EnsureDefault(HostRoutes).Subnet);
+    }
 
-        var error = Assert.Throws<NetworkException>(() => _store.Remove("bridge"));
-
-        Assert.Equal("bridge is the default network and cannot be removed", error.Message);
+    [Fact]
+    public void DefaultBridge_IsMinidocker0OnlyForTheDefaultRoot()
+    {
+        Assert.Equal("minidocker0", new NetworkStore("/var/lib/minidocker").DefaultBridge);
+        Assert.Matches("^mdk0-[0-9a-f]{8}$", _store.DefaultBridge);
+        Assert.NotEqual(_store.DefaultBridge, new NetworkStore(_store.DefaultBridge + "-other").DefaultBridge);
     }
 
     [Fact]

@@ -1,0 +1,30 @@
+using MiniDocker.Network;
+using MiniDocker.Runtime;
+
+namespace MiniDocker.Cli;
+
+/// <summary>Where `run` wires the network subsystem into the runtime: at "created, not yet started".</summary>
+public sealed class NetworkHook(NetworkManager networks) : IContainerHook
+{
+    public void Created(ContainerContext context)
+    {
+        var config = context.Config;
+        switch (config.NetworkMode)
+        {
+            case "host":
+                return;
+            case "none":
+                networks.LoopbackOnly(context.NetworkNamespacePath);
+                return;
+        }
+        var attachment = networks.Connect(config.Id, config.NetworkMode, context.NetworkNamespacePath, config.RequestedIp, config.Publish);
+        // In place (same inode): the file is already bind-mounted at the container's /etc/hosts.
+        File.AppendAllText(context.HostsPath, $"{attachment.Endpoint.IP}\t{config.Hostname}\n");
+    }
+
+    public void Stopped(ContainerContext context)
+    {
+        if (context.Config.NetworkMode is "host" or "none") return;
+        networks.Disconnect(context.Config.Id);
+    }
+}
