@@ -81,10 +81,18 @@ public sealed class MiniDocker : IDisposable
         Directory.Exists(Path.Combine(Root, "containers"))
             ? Directory.GetDirectories(Path.Combine(Root, "containers")) : [];
 
+    /// <summary>Networks of this root, from its state directory (listing them would create the default one).</summary>
+    public string[] Networks() =>
+        Directory.Exists(Path.Combine(Root, "networks"))
+            ? Directory.GetFiles(Path.Combine(Root, "networks"), "*.json").Select(f => Path.GetFileNameWithoutExtension(f)).ToArray()
+            : [];
+
     public void Dispose()
     {
         var ids = Run("ps", "-aq").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (ids.Length > 0) Run(["rm", "-f", .. ids]);
+        var networks = Networks();
+        if (networks.Length > 0) Run(["network", "rm", .. networks]);
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 }

@@ -1,0 +1,319 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace MiniDocker.IntegrationTests;
+
+/// <summary>Bridge networks, outbound NAT and published ports, end to end through the CLI.</summary>
+public sealed class NetworkTests : IDisposable
+{
+    private readonly MiniDocker _md = new();
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
+    private readonly int _octet = Random.Shared.Next(1, 255);
+    private string Net => "net" + _suffix;
+    private string Subnet => $"10.231.{_octet}.0/24";
+    private string Ip(int host) => $"10.231.{_octet}.{host}";
+
+    public void Dispose() => _md.Dispose();
+
+    private Result Md(params string[] args) => _md.Run(args);
+
+    private void CreateNetwork(string name, string subnet)
+    {
+        var r = Md("network", "create", "--subnet", subnet, name);
+        Assert.True(r.ExitCode == 0, r.ToString());
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private string RunDetached(params string[] args)
+    {
+        var r = Md(["run", "-d", .. args]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return r.Stdout.Trim();
+    }
+
+    /// <summary>httpd serving its own hostname, for telling containers apart.</summary>
+    private string WebServer(string name, params string[] extra) =>
+        RunDetached([.. extra, "--name", name, "busybox", "sh", "-c",
+            "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]);
+
+    private static string Fetch(string url)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        for (int i = 0; ; i++)
+        {
+            try { return http.GetStringAsync(url).Result; }
+            catch (AggregateException) when (i < 30) { Thread.Sleep(100); }
+        }
+    }
+
+    private static string[] HostVeths() =>
+        Sh.Run("ip", "-o", "link", "show", "type", "veth").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(':')[1].Trim().Split('@')[0]).Where(n => n.StartsWith("mdk")).ToArray();
+
+    private static string FirewallRules() =>
+        Sh.Try("iptables-save").Out + Sh.Try("nft", "list", "table", "ip", "minidocker").Out;
+
+    /// <summary>What the host holds for this state root's containers: veths, addresses, endpoints, rules.</summary>
+    private void AssertNothingLeftFor(string net)
+    {
+        Assert.Empty(HostVeths());
+        string ipam = Path.Combine(_md.Root, "networks", "ipam", net + ".json");
+        if (File.Exists(ipam)) Assert.DoesNotContain("\"10.", File.ReadAllText(ipam).Split("Allocations")[1]);
+        string endpoints = Path.Combine(_md.Root, "networks", "endpoints", net);
+        Assert.True(!Directory.Exists(endpoints) || Directory.GetFiles(endpoints).Length == 0);
+        Assert.DoesNotContain("minidocker:ctr:", FirewallRules());
+        Assert.Empty(_md.ContainerDirs());
+    }
+
+    [Fact]
+    public void Network_create_list_inspect_remove()
+    {
+        CreateNetwork(Net, Subnet);
+        var ls = Md("network", "ls").Stdout;
+        Assert.Matches($@"{Net}\s+bridge\s+10\.231\.{_octet}\.0/24\s+10\.231\.{_octet}\.1\s+mdk-[0-9a-f]{{8}}\s+0", ls);
+        Assert.Contains("bridge ", Md("network", "list").Stdout);
+
+        string id = RunDetached("--name", "sleeper", "--net", Net, "busybox", "sleep", "60");
+        var inspect = JsonDocument.Parse(Md("network", "inspect", Net).Stdout).RootElement[0];
+        Assert.Equal(Subnet, inspect.GetProperty("Subnet").GetString());
+        var endpoint = inspect.GetProperty("Containers").GetProperty(id);
+        Assert.Equal("sleeper", endpoint.GetProperty("Name").GetString());
+        Assert.Equal(Ip(2) + "/24", endpoint.GetProperty("IPv4Address").GetString());
+        Assert.Equal($"02:42:0a:e7:{_octet:x2}:02", endpoint.GetProperty("MacAddress").GetString());
+        Assert.StartsWith("mdk", endpoint.GetProperty("HostVeth").GetString());
+
+        var refused = Md("network", "rm", Net);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("still attached", refused.Stderr);
+
+        Assert.Equal(0, Md("rm", "-f", "sleeper").ExitCode);
+        Assert.Equal(0, Md("network", "rm", Net).ExitCode);
+        Assert.DoesNotContain(Net, Md("network", "ls").Stdout);
+        Assert.DoesNotContain($"10.231.{_octet}.", Sh.Run("ip", "-o", "addr"));
+    }
+
+    [Theory]
+    [InlineData("10.231.0.0/33", "invalid")]
+    [InlineData("not-a-cidr", "invalid")]
+    public void Invalid_subnet_is_refused(string subnet, string expected)
+    {
+        var r = Md("network", "create", "--subnet", subnet, Net);
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains(expected, r.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(r.Stderr.TrimEnd().Split('\n'));
+        Assert.Empty(_md.Networks());
+    }
+
+    [Fact]
+    public void Bad_network_input_is_refused_with_a_clear_error_and_creates_nothing()
+    {
+        Assert.Contains("gateway", Md("network", "create", "--subnet", Subnet, "--gateway", "10.99.0.1", Net).Stderr);
+        Assert.Contains("name", Md("network", "create", "--subnet", Subnet, "bad/name").Stderr);
+        Assert.Contains("bridge name", Md("network", "create", "--subnet", Subnet, "-o", "bridge-name=waytoolongforifnamsiz", Net).Stderr);
+        Assert.Contains("eth0", Md("network", "create", "--subnet", Subnet, "-o", "bridge-name=eth0", Net).Stderr);
+        Assert.Contains("overlap", Md("network", "create", "--subnet", "192.0.2.0/25", Net).Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(_md.Networks());
+        Assert.DoesNotContain("eth0", Sh.Run("ip", "-o", "link", "show", "type", "bridge"));
+
+        CreateNetwork(Net, Subnet);
+        var overlap = Md("network", "create", "--subnet", $"10.231.{_octet}.128/25", "other" + _suffix);
+        Assert.Equal(125, overlap.ExitCode);
+        Assert.Contains("overlap", overlap.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Run_with_bad_network_input_fails_before_starting_and_leaves_nothing()
+    {
+        CreateNetwork(Net, Subnet);
+        var unknown = Md("run", "--rm", "--net", "nosuchnet", "busybox", "true");
+        Assert.Equal(125, unknown.ExitCode);
+        Assert.Contains("nosuchnet", unknown.Stderr);
+
+        var outside = Md("run", "--rm", "--net", Net, "--ip", "10.99.0.5", "busybox", "true");
+        Assert.Equal(125, outside.ExitCode);
+        Assert.Contains("10.99.0.5", outside.Stderr);
+
+        RunDetached("--net", Net, "--ip", Ip(50), "busybox", "sleep", "60");
+        var taken = Md("run", "--rm", "--net", Net, "--ip", Ip(50), "busybox", "true");
+        Assert.Equal(125, taken.ExitCode);
+        Assert.Contains("already in use", taken.Stderr);
+
+        var badPort = Md("run", "--rm", "--net", Net, "-p", "70000:80", "busybox", "true");
+        Assert.Equal(125, badPort.ExitCode);
+        Assert.Contains("70000", badPort.Stderr);
+        Assert.Single(_md.ContainerDirs());
+    }
+
+    [Fact]
+    public void Container_gets_eth0_address_mac_route_and_hosts_entry()
+    {
+        CreateNetwork(Net, Subnet);
+        var r = Md("run", "--rm", "-h", "box", "--net", Net, "--ip", Ip(9), "busybox", "sh", "-c",
+            "ip -o -4 addr show eth0 | awk '{print $4}'; cat /sys/class/net/eth0/address; ip route | head -1; grep box /etc/hosts; ip -o link | wc -l");
+        Assert.Equal($"{Ip(9)}/24\n02:42:0a:e7:{_octet:x2}:09\ndefault via {Ip(1)} dev eth0 \n{Ip(9)}\tbox\n2\n", r.Stdout);
+        AssertNothingLeftFor(Net);
+    }
+
+    [Fact]
+    public void Net_none_has_only_loopback_and_host_shares_the_hosts_network()
+    {
+        Assert.Equal("lo UP\n", Md("run", "--rm", "--net", "none", "busybox", "sh", "-c",
+            "ip -o link | awk -F': ' '{print $2}' | while read n rest; do echo $n $(cat /sys/class/net/$n/operstate | tr a-z A-Z | sed s/UNKNOWN/UP/); done").Stdout);
+        Assert.Contains("eth0", Md("run", "--rm", "--net", "host", "busybox", "ip", "-o", "link").Stdout);
+    }
+
+    [Fact]
+    public void Default_network_is_used_without_a_flag()
+    {
+        var r = Md("run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Matches(@"inet 172\.\d+\.0\.2/16", r.Stdout);
+        Assert.Contains("bridge", Md("network", "ls").Stdout);
+    }
+
+    [Fact]
+    public void Containers_on_one_network_reach_each_other_and_other_networks_cannot()
+    {
+        CreateNetwork(Net, Subnet);
+        string other = "other" + _suffix;
+        CreateNetwork(other, $"10.232.{_octet}.0/24");
+        WebServer("web", "--net", Net, "--ip", Ip(10));
+
+        var same = Md("run", "--rm", "--net", Net, "busybox", "sh", "-c",
+            $"ping -c1 -W2 {Ip(10)} >/dev/null && echo ping-ok; for i in 1 2 3 4 5 6 7 8 9 10; do timeout 3 wget -qO- http://{Ip(10)}/ && break; sleep 0.2; done");
+        Assert.Equal("ping-ok\nweb\n".Replace("web\n", ""), same.Stdout.Split('\n')[0] + "\n");
+        Assert.Matches("^ping-ok\n[0-9a-f]{12}\n$", same.Stdout);
+
+        var isolated = Md("run", "--rm", "--net", other, "busybox", "sh", "-c",
+            $"ping -c1 -W1 {Ip(10)} >/dev/null && echo reached || echo isolated; timeout 2 wget -qO- http://{Ip(10)}/ || echo no-http");
+        Assert.Equal("isolated\nno-http\n", isolated.Stdout);
+    }
+
+    [Fact]
+    public void Outbound_traffic_is_masqueraded_behind_the_hosts_address()
+    {
+        using var wan = new WanNamespace();
+        wan.ServeRemoteAddr(8000);
+        CreateNetwork(Net, Subnet);
+        var r = Md("run", "--rm", "--net", Net, "busybox", "timeout", "5", "wget", "-qO-", $"http://{wan.WanAddress}:8000/cgi-bin/ip");
+        Assert.Equal(wan.HostAddress + "\n", r.Stdout); // not the container's 10.231.x.2
+    }
+
+    [Fact]
+    public void Published_port_answers_on_loopback_host_address_outside_and_hairpin()
+    {
+        using var wan = new WanNamespace();
+        CreateNetwork(Net, Subnet);
+        int port = FreePort();
+        string id = WebServer("pub", "--net", Net, "-p", $"{port}:80");
+        string hostname = id[..12] + "\n";
+
+        Assert.Equal(hostname, Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal(hostname, Fetch($"http://{wan.HostAddress}:{port}/"));
+        Assert.Equal(hostname, wan.Exec("busybox", "timeout", "5", "wget", "-qO-", $"http://{wan.HostAddress}:{port}/"));
+        var hairpin = Md("run", "--rm", "--net", Net, "busybox", "timeout", "5", "wget", "-qO-", $"http://{wan.HostAddress}:{port}/");
+        Assert.Equal(hostname, hairpin.Stdout);
+        var self = Md("exec", "pub", "timeout", "5", "wget", "-qO-", $"http://{wan.HostAddress}:{port}/");
+        if (self.ExitCode == 0) Assert.Equal(hostname, self.Stdout); // exec arrives with the lifecycle verbs
+
+        Assert.Equal($"80/tcp -> 0.0.0.0:{port}\n", Md("port", "pub").Stdout);
+    }
+
+    [Fact]
+    public void Port_already_published_or_bound_on_the_host_is_refused_and_nothing_is_left()
+    {
+        CreateNetwork(Net, Subnet);
+        int port = FreePort();
+        WebServer("first", "--net", Net, "-p", $"{port}:80");
+        var second = Md("run", "-d", "--net", Net, "-p", $"{port}:80", "busybox", "true");
+        Assert.Equal(125, second.ExitCode);
+        Assert.Equal($"minidocker: port {port}/tcp is already allocated\n", second.Stderr);
+        Assert.Single(_md.ContainerDirs());
+
+        var listener = new TcpListener(IPAddress.Any, FreePort());
+        listener.Start();
+        try
+        {
+            int busy = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var r = Md("run", "--rm", "--net", Net, "-p", $"{busy}:80", "busybox", "true");
+            Assert.Equal(125, r.ExitCode);
+            Assert.Contains($"port {busy}/tcp is already allocated", r.Stderr);
+        }
+        finally { listener.Stop(); }
+        Assert.Single(HostVeths());
+        Md("rm", "-f", "first");
+        AssertNothingLeftFor(Net);
+    }
+
+    [Theory]
+    [InlineData("ipam")]
+    [InlineData("veth")]
+    [InlineData("container-link")]
+    [InlineData("route")]
+    [InlineData("ports")]
+    public void A_failure_at_any_setup_step_undoes_the_steps_before_it(string step)
+    {
+        CreateNetwork(Net, Subnet);
+        var psi = _md.Start(false, "run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true");
+        psi.WaitForExit();
+        // Start() inherits the environment: run again with the fail point set.
+        var r = RunWithFailPoint(step, "run", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true");
+        Assert.Equal(125, r.ExitCode);
+        Assert.Contains($"injected failure at step '{step}'", r.Stderr);
+        AssertNothingLeftFor(Net);
+    }
+
+    private Result RunWithFailPoint(string step, params string[] args)
+    {
+        Environment.SetEnvironmentVariable("MINIDOCKER_FAILPOINT", step);
+        try { return Md(args); }
+        finally { Environment.SetEnvironmentVariable("MINIDOCKER_FAILPOINT", null); }
+    }
+
+    [Fact]
+    public void Rm_and_auto_remove_release_address_veth_and_rules()
+    {
+        CreateNetwork(Net, Subnet);
+        Md("run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true");
+        AssertNothingLeftFor(Net);
+        WebServer("w", "--net", Net, "-p", $"{FreePort()}:80");
+        Assert.Contains("minidocker:ctr:", FirewallRules());
+        Assert.Single(HostVeths());
+        Md("rm", "-f", "w");
+        AssertNothingLeftFor(Net);
+    }
+
+    [Fact]
+    public void Fifty_parallel_runs_get_fifty_distinct_addresses()
+    {
+        CreateNetwork(Net, Subnet);
+        var results = Enumerable.Range(0, 50).AsParallel().WithDegreeOfParallelism(16)
+            .Select(_ => Md("run", "--rm", "--net", Net, "busybox", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'"))
+            .ToList();
+        Assert.All(results, r => Assert.Equal(0, r.ExitCode));
+        var addresses = results.Select(r => r.Stdout.Trim()).ToList();
+        Assert.Equal(50, addresses.Distinct().Count());
+        Assert.All(addresses, a => Assert.StartsWith($"10.231.{_octet}.", a));
+        AssertNothingLeftFor(Net);
+    }
+
+    [Fact]
+    public void Flushed_rules_are_restored_by_network_reconcile()
+    {
+        CreateNetwork(Net, Subnet);
+        int port = FreePort();
+        WebServer("web", "--net", Net, "-p", $"{port}:80");
+        Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
+        Assert.Equal(0, Md("network", "reconcile").ExitCode);
+        Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
+    }
+}
