@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times `minidocker run --rm busybox true` against `runc run` of the same root filesystem (Debian's runc), in one
+# Times `minidocker run --rm --net none busybox true` (runc's default spec also gives an empty netns) against `runc run` of the same root filesystem (Debian's runc), in one
 # hyperfine run, and prints the ratio. Target: minidocker no slower than runc (ratio <= 1.0).
 # Needs: scripts/setup.sh --no-demo done (out/minidocker, out/busybox.tar); apt packages runc hyperfine.
 set -euo pipefail
@@ -15,7 +15,7 @@ tar -xf out/busybox.tar -C "$work/bundle/rootfs"
 (cd "$work/bundle" && runc spec && jq '.process.args=["true"] | .process.terminal=false' config.json > c && mv c config.json)
 
 hyperfine -N --warmup 3 --runs "${RUNS:-30}" --export-json "$work/result.json" \
-  -n minidocker "$md --root $work/state run --rm busybox true" \
+  -n minidocker "$md --root $work/state run --rm --net none busybox true" \
   -n runc "runc --root $work/runc run --bundle $work/bundle mdk-bench-runc"
 jq -r '.results as $r | ($r[] | select(.command=="minidocker").mean) as $m | ($r[] | select(.command=="runc").mean) as $c
   | "minidocker mean \($m*1000|floor) ms, runc mean \($c*1000|floor) ms, ratio minidocker/runc = \(($m/$c)*100|round/100)"' "$work/result.json"

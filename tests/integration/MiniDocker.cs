@@ -32,8 +32,12 @@ public sealed class MiniDocker : IDisposable
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
 
-    public MiniDocker(bool importBusybox = true)
+    private readonly string? _firewall;
+
+    /// <param name="firewall">the backend every command of this root uses (MINIDOCKER_FIREWALL), or detection.</param>
+    public MiniDocker(bool importBusybox = true, string? firewall = null)
     {
+        _firewall = firewall;
         Directory.CreateDirectory(Root);
         if (importBusybox)
         {
@@ -71,6 +75,7 @@ public sealed class MiniDocker : IDisposable
             RedirectStandardInput = redirectStdin,
             StandardOutputEncoding = Encoding.UTF8,
         };
+        if (_firewall is not null) psi.Environment["MINIDOCKER_FIREWALL"] = _firewall;
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(Root);
         foreach (var a in args) psi.ArgumentList.Add(a);
