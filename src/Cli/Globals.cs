@@ -42,7 +42,9 @@ public static class Globals
         string? choice = p.GetValue(Firewall) ?? Environment.GetEnvironmentVariable("MINIDOCKER_FIREWALL") ?? saved;
         var firewall = Network.Firewalls.Create(string.IsNullOrEmpty(choice) ? null : choice);
         if (saved is null) File.AppendAllText(configFile, $"firewall={firewall.Name}\n");
-        return new NetworkManager(root, firewall);
+        var containers = Path.Combine(root, "containers");
+        return new NetworkManager(root, firewall,
+            id => Directory.Exists(containers) && Directory.EnumerateDirectories(containers, id + "*").Any());
     }
 
     /// <summary>The hooks `run` wires in at "created, not yet started".</summary>

@@ -10,7 +10,9 @@ public sealed record Attachment(NetworkRecord Network, EndpointRecord Endpoint);
 /// (IPAM + veth + routes + published ports). It takes a network namespace path to work on and knows nothing about
 /// containers beyond their id. Each step registers its undo; a failure at step N undoes N-1..1.
 /// </summary>
-public sealed class NetworkManager(string stateRoot, IFirewall firewall)
+/// <param name="containerExists">whether a container (full id or 12-digit prefix) still exists: the runtime's answer,
+/// for sweeping what crashed containers left.</param>
+public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<string, bool> containerExists)
 {
     private readonly NetworkStore _store = new(stateRoot);
     private readonly Ipam _ipam = new(stateRoot);
@@ -80,7 +82,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall)
     /// <summary>
     /// Connects a container's network namespace to a network: address, veth, eth0 inside, default route, and the
     /// published ports. Host ports are checked (taken by another container or bound by a host process) before the
-    /// container starts.
+    /// container starts. On failure everything is released by the same code as <see cref="Disconnect"/>.
     /// </summary>
     public Attachment Connect(string containerId, string networkName, string netnsPath, string? requestedIp, IReadOnlyList<string> publish)
     {
@@ -90,22 +92,20 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall)
         if (requestedIp is not null && !IPAddress.TryParse(requestedIp, out ip))
             throw new NetworkException($"invalid IP address '{requestedIp}'");
         if (!BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
-        else if (requested.Count > 0) firewall.EnsureNetwork(Rules(network)); // restores our chains if flushed
+        // Publishing reads the ruleset anyway: restore whatever someone flushed, for every network and container.
+        if (requested.Count > 0) Reconcile();
 
-        var undo = new Stack<Action>();
+        var ports = new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
+        FailPoint.Check("ipam");
+        var address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip);
+        EndpointRecord? endpoint = null;
         try
         {
-            var ports = new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
-            FailPoint.Check("ipam");
-            var address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip);
-            undo.Push(() => _ipam.Release(network.Name, containerId));
-            var endpoint = _store.Attach(network.Name, containerId, address, ports);
-            undo.Push(() => _store.Detach(network.Name, containerId));
+            // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
+            endpoint = _store.Attach(network.Name, containerId, address, ports);
             BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0);
-            undo.Push(() => BridgeDriver.Detach(endpoint.HostVeth));
             if (ports.Count > 0)
             {
-                undo.Push(() => firewall.RemoveContainer(containerId));
                 FailPoint.Check("ports");
                 firewall.AddContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports));
             }
@@ -113,41 +113,60 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall)
         }
         catch
         {
-            while (undo.Count > 0) Undo(undo.Pop());
+            try { Release(network.Name, containerId, endpoint); }
+            catch (Exception) { /* the original error is the one the user sees; a sweep finds what is left */ }
             throw;
         }
     }
 
-    /// <summary>Undoes <see cref="Connect"/> for every network the container is on; idempotent, also after a crash
-    /// (the veth may already be gone with the namespace).</summary>
+    /// <summary>Undoes <see cref="Connect"/> on every network; idempotent, also after a crash (the veth may already
+    /// be gone with the namespace, the endpoint record may be missing).</summary>
     public void Disconnect(string containerId)
     {
-        foreach (var endpoint in _store.Endpoints(null).Where(e => e.ContainerId == containerId))
-        {
-            if (endpoint.Ports.Count > 0) firewall.RemoveContainer(containerId);
-            // The veth first, so a freed name is never reused while the old interface still exists.
-            BridgeDriver.Detach(endpoint.HostVeth);
-            _ipam.Release(endpoint.Network, containerId);
-            _store.Detach(endpoint.Network, containerId);
-        }
+        var endpoints = _store.Endpoints(null).Where(e => e.ContainerId == containerId).ToList();
+        foreach (var endpoint in endpoints) Release(endpoint.Network, containerId, endpoint);
+        foreach (var network in _store.List().Where(n => endpoints.All(e => e.Network != n.Name)))
+            _ipam.Release(network.Name, containerId);
+    }
+
+    /// <summary>
+    /// One endpoint's teardown, shared by a failed Connect, Disconnect and the sweep. The record goes first: a
+    /// concurrent reconcile restores rules only for recorded endpoints, so it can never bring back the rules being
+    /// removed here. The veth goes before the address, so a freed name or address is never reused while the old
+    /// interface still exists.
+    /// </summary>
+    private void Release(string network, string containerId, EndpointRecord? endpoint)
+    {
+        _store.Detach(network, containerId);
+        if (endpoint is null || endpoint.Ports.Count > 0) firewall.RemoveContainer(containerId);
+        if (endpoint is not null) BridgeDriver.Detach(endpoint.HostVeth);
+        _ipam.Release(network, containerId);
     }
 
     public void LoopbackOnly(string netnsPath) => BridgeDriver.LoopbackOnly(netnsPath);
 
-    /// <summary>Restores our rules after someone flushed them, and removes rules of containers that no longer
-    /// exist (the orphan sweep).</summary>
-    public void Reconcile(Func<string, bool>? containerExists = null)
+    /// <summary>
+    /// Brings the host back in line with the records: bridges re-created, our rules restored after a flush, and
+    /// (the crash sweep) everything of containers that no longer exist released: endpoints, veths, addresses and
+    /// rules. Rules whose container has no endpoint are orphans and go too.
+    /// </summary>
+    public void Reconcile()
     {
         var networks = _store.List();
         foreach (var n in networks.Where(n => !BridgeExists(n.Bridge))) BridgeDriver.EnsureBridge(n);
+        foreach (var gone in _store.Endpoints(null).Where(e => !containerExists(e.ContainerId)))
+            Release(gone.Network, gone.ContainerId, gone);
+        foreach (var n in networks)
+            foreach (var owner in _ipam.Allocations(n.Name).Values.Distinct().Where(o => !containerExists(o)).ToList())
+                _ipam.Release(n.Name, owner);
+
         var endpoints = _store.Endpoints(null);
         var bridges = networks.ToDictionary(n => n.Name, n => n.Bridge);
         firewall.Reconcile(networks.Select(Rules).ToList(),
             endpoints.Where(e => e.Ports.Count > 0)
                 .Select(e => new ContainerPorts(e.ContainerId, e.Network, bridges[e.Network], e.IP, e.Ports)).ToList());
-        if (containerExists is null) return;
-        var known = endpoints.Select(e => e.ContainerId[..12]).ToHashSet();
-        foreach (var tag in firewall.TaggedContainers().Where(t => !known.Contains(t) && !containerExists(t)))
+        var published = endpoints.Where(e => e.Ports.Count > 0).Select(e => e.ContainerId[..12]).ToHashSet();
+        foreach (var tag in firewall.TaggedContainers().Where(t => !published.Contains(t)))
             firewall.RemoveContainer(tag);
     }
 

@@ -97,7 +97,11 @@ public sealed class MiniDocker : IDisposable
         var ids = Run("ps", "-aq").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (ids.Length > 0) Run(["rm", "-f", .. ids]);
         var networks = Networks();
-        if (networks.Length > 0) Run(["network", "rm", .. networks]);
+        if (networks.Length > 0)
+        {
+            Run("network", "reconcile"); // sweeps whatever a failed test left attached, so the rm below succeeds
+            Run(["network", "rm", .. networks]);
+        }
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 }

@@ -309,6 +309,24 @@ public abstract class NetworkTests(string firewall) : IDisposable
     }
 
     [Fact]
+    public void Reconcile_sweeps_what_a_vanished_container_left()
+    {
+        CreateNetwork(Net, Subnet);
+        string id = WebServer("doomed", "--net", Net, "-p", $"{FreePort()}:80");
+        // As after a crash of everything (kill -9 of monitor and program, state directory lost): the records and
+        // rules remain, the container does not.
+        string dir = _md.ContainerDirs().Single();
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "state.json"))).RootElement;
+        foreach (var key in new[] { "monitorPid", "pid" })
+            Sh.Try("kill", "-9", state.GetProperty(key).GetInt32().ToString());
+        Directory.Delete(dir, recursive: true);
+        Assert.Contains("minidocker:ctr:" + id[..12], FirewallRules());
+
+        Assert.Equal(0, Md("network", "reconcile").ExitCode);
+        AssertNothingLeftFor(Net);
+    }
+
+    [Fact]
     public void Fifty_parallel_runs_get_fifty_distinct_addresses()
     {
         CreateNetwork(Net, Subnet);

@@ -108,8 +108,7 @@ public static class NetworkVerbs
         var reconcile = new Command("reconcile", "Restore minidocker's firewall rules and bridges; remove rules of containers that are gone");
         reconcile.SetAction(p =>
         {
-            var containers = Globals.Containers(p).List().Select(c => c.Config.Id[..12]).ToHashSet();
-            Globals.Networks(p).Reconcile(containers.Contains);
+            Globals.Networks(p).Reconcile();
             return 0;
         });
 

@@ -200,7 +200,8 @@ public sealed class NetworkStore
         return directories
             .Where(Directory.Exists)
             .SelectMany(StateFiles)
-            .Select(path => StateJson.Read(path, NetworkJson.Default.EndpointRecord))
+            .Select(path => ReadIfPresent(path, NetworkJson.Default.EndpointRecord))
+            .OfType<EndpointRecord>()
             .OrderBy(e => e.Network, StringComparer.Ordinal)
             .ThenBy(e => e.ContainerId, StringComparer.Ordinal)
             .ToList();
@@ -291,9 +292,18 @@ public sealed class NetworkStore
 
     private List<NetworkRecord> ReadNetworks() =>
         (Directory.Exists(_root) ? StateFiles(_root) : [])
-            .Select(path => StateJson.Read(path, NetworkJson.Default.NetworkRecord))
+            .Select(path => ReadIfPresent(path, NetworkJson.Default.NetworkRecord))
+            .OfType<NetworkRecord>()
             .OrderBy(n => n.Name, StringComparer.Ordinal)
             .ToList();
+
+    /// <summary>Readers take no lock: a file listed a moment ago may have been removed by another process since
+    /// (a container detaching), which is not an error but a record that no longer exists.</summary>
+    private static T? ReadIfPresent<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo) where T : class
+    {
+        try { return StateJson.Read(path, typeInfo); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return null; }
+    }
 
     /// <summary>The *.json files of a directory; temp files of an in-flight atomic write start with '.' and are skipped.</summary>
     private static IEnumerable<string> StateFiles(string directory) =>
