@@ -9,7 +9,7 @@ demo=1
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (sudo $0)" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc zlib1g-dev)
+packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ! command -v dotnet >/dev/null 2>&1; then missing+=(dotnet-sdk-10.0); fi

@@ -248,6 +248,66 @@ public abstract class NetworkTests(string firewall) : IDisposable
     }
 
     [Fact]
+    public void Udp_ranges_and_host_ip_forms_are_published()
+    {
+        using var wan = new WanNamespace();
+        UdpImage.Import(_md);
+        CreateNetwork(Net, Subnet);
+        int udp = FreePort(), first = FreePort();
+        RunDetached("--name", "udp", "--net", Net, "-p", $"{udp}:7/udp", "udpbox", "udp-echo", "7");
+        Assert.Equal("echo:ping", UdpAsk("127.0.0.1", udp, "ping"));
+        Assert.Equal("echo:pong", UdpAsk(wan.HostAddress, udp, "pong"));
+
+        // A range of two host ports onto two container ports, and a mapping bound to one host address only.
+        int range = FreePort();
+        while (!PortFree(range + 1)) range = FreePort();
+        RunDetached("--name", "multi", "--net", Net, "-p", $"{range}-{range + 1}:80-81", "-p", $"127.0.0.1:{first}:80",
+            "busybox", "sh", "-c", "mkdir /a /b; echo a > /a/index.html; echo b > /b/index.html; httpd -p 80 -h /a; exec httpd -f -p 81 -h /b");
+        Assert.Equal("a\n", Fetch($"http://127.0.0.1:{range}/"));
+        Assert.Equal("b\n", Fetch($"http://127.0.0.1:{range + 1}/"));
+        Assert.Equal("a\n", Fetch($"http://127.0.0.1:{first}/"));
+        // Bound to 127.0.0.1 only: the host's other address does not answer on that port.
+        Assert.NotEqual(0, wan.TryExec("busybox", "timeout", "3", "wget", "-qO-", $"http://{wan.HostAddress}:{first}/").Code);
+        var ports = Md("port", "multi").Stdout;
+        Assert.Contains($"80/tcp -> 0.0.0.0:{range}", ports);
+        Assert.Contains($"81/tcp -> 0.0.0.0:{range + 1}", ports);
+        Assert.Contains($"80/tcp -> 127.0.0.1:{first}", ports);
+    }
+
+    [Fact]
+    public void Container_port_alone_gets_a_free_host_port()
+    {
+        CreateNetwork(Net, Subnet);
+        WebServer("auto", "--net", Net, "-p", "80");
+        var line = Md("port", "auto").Stdout.Trim();
+        Assert.Matches(@"^80/tcp -> 0\.0\.0\.0:\d+$", line);
+        int port = int.Parse(line.Split(':')[1]);
+        Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
+    }
+
+    private static bool PortFree(int port)
+    {
+        try { var l = new TcpListener(IPAddress.Any, port); l.Start(); l.Stop(); return true; }
+        catch (SocketException) { return false; }
+    }
+
+    private static string UdpAsk(string host, int port, string text)
+    {
+        using var client = new UdpClient();
+        client.Client.ReceiveTimeout = 1000;
+        for (int i = 0; ; i++)
+        {
+            client.Send(System.Text.Encoding.ASCII.GetBytes(text), IPEndPoint.Parse($"{host}:{port}"));
+            try
+            {
+                var from = new IPEndPoint(IPAddress.Any, 0);
+                return System.Text.Encoding.ASCII.GetString(client.Receive(ref from));
+            }
+            catch (SocketException) when (i < 20) { /* the responder may not be listening yet */ }
+        }
+    }
+
+    [Fact]
     public void Port_already_published_or_bound_on_the_host_is_refused_and_nothing_is_left()
     {
         CreateNetwork(Net, Subnet);
