@@ -361,10 +361,16 @@ public abstract class NetworkTests(string firewall) : IDisposable
         CreateNetwork(Net, Subnet);
         Md("run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true");
         AssertNothingLeftFor(Net);
+        int keptPort = FreePort();
+        string kept = WebServer("kept", "--net", Net, "-p", $"{keptPort}:80");
         WebServer("w", "--net", Net, "-p", $"{FreePort()}:80");
-        Assert.Single(ContainerTags(), t => !_tagsBefore.Contains(t));
-        Assert.Single(NewVeths());
+        Assert.Equal(2, ContainerTags().Count(t => !_tagsBefore.Contains(t)));
+        Assert.Equal(2, NewVeths().Length);
         Md("rm", "-f", "w");
+        // Exactly w's rules went: the other container still answers.
+        Assert.Equal([$"minidocker:ctr:{kept[..12]}"], ContainerTags().Except(_tagsBefore));
+        Assert.Equal(kept[..12] + "\n", Fetch($"http://127.0.0.1:{keptPort}/"));
+        Md("rm", "-f", "kept");
         AssertNothingLeftFor(Net);
     }
 
@@ -410,6 +416,18 @@ public abstract class NetworkTests(string firewall) : IDisposable
         else Assert.Equal(0, Sh.Try("nft", "flush", "chain", "ip", "minidocker", "MINIDOCKER").Code);
         Assert.Throws<AggregateException>(() => new HttpClient { Timeout = TimeSpan.FromSeconds(1) }.GetStringAsync($"http://127.0.0.1:{port}/").Result);
         Assert.Equal(0, Md("network", "reconcile").ExitCode);
+        Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
+    }
+
+    [Fact]
+    public void Flushed_rules_are_restored_by_the_next_run_that_publishes()
+    {
+        CreateNetwork(Net, Subnet);
+        int port = FreePort();
+        WebServer("web", "--net", Net, "-p", $"{port}:80");
+        if (firewall == "iptables") Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
+        else Assert.Equal(0, Sh.Try("nft", "flush", "chain", "ip", "minidocker", "MINIDOCKER").Code);
+        Assert.Equal(0, Md("run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true").ExitCode);
         Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
     }
 }

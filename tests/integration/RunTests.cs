@@ -227,6 +227,38 @@ public sealed class RunTests : IDisposable
     }
 
     [Fact]
+    public void Job_control_works_on_the_containers_terminal()
+    {
+        var r = _md.Run("run", "--rm", "--net", "none", "-t", "busybox", "sh", "-ic", "sleep 1 & jobs; ps -o pid,pgid | tail -n +2 | wc -l");
+        Assert.Contains("[1]+  Running", r.Stdout);
+        Assert.Equal(0, r.ExitCode);
+    }
+
+    [Fact]
+    public void Ctrl_c_on_the_users_terminal_reaches_the_program()
+    {
+        // script(1) is the user's terminal; a 0x03 typed there travels raw through minidocker to the container's pty,
+        // whose line discipline turns it into SIGINT for the foreground job.
+        var psi = new ProcessStartInfo("script", ["-qec", $"{MiniDocker.Binary} --root {_md.Root} run --rm --net none -it busybox sh -c 'trap \"echo got-int; exit 7\" INT; echo ready; while :; do sleep 0.1; done'", "/dev/null"])
+        { RedirectStandardOutput = true, RedirectStandardInput = true };
+        using var p = Process.Start(psi)!;
+        string seen = "";
+        var buffer = new char[256];
+        while (!seen.Contains("ready"))
+        {
+            int n = p.StandardOutput.Read(buffer, 0, buffer.Length);
+            if (n <= 0) break;
+            seen += new string(buffer, 0, n);
+        }
+        p.StandardInput.Write('\x03');
+        p.StandardInput.Flush();
+        seen += p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(20)));
+        Assert.Contains("got-int", seen);
+        Assert.Equal(7, p.ExitCode);
+    }
+
+    [Fact]
     public void Sigterm_to_minidocker_reaches_the_program()
     {
         using var p = _md.Start(false, "run", "--name", "trapper", "busybox", "sh", "-c",
