@@ -24,12 +24,14 @@ public sealed class ContainerConfig
     public string NetworkMode { get; set; } = "none";
     public string? RequestedIp { get; set; }
     public List<string> Publish { get; set; } = new();
+    public RestartPolicy RestartPolicy { get; set; } = new();
     public DateTimeOffset Created { get; set; }
 
     [JsonIgnore] public string ShortId => Id.Length > 12 ? Id[..12] : Id;
 }
 
-public enum ContainerStatus { Created, Running, Exited }
+/// <summary>Restarting: between an exit and the restart policy's next start.</summary>
+public enum ContainerStatus { Created, Running, Restarting, Exited }
 
 /// <summary>What a container is doing: rewritten over its life, stored as state.json.</summary>
 public sealed class ContainerState
@@ -38,14 +40,25 @@ public sealed class ContainerState
     [JsonConverter(typeof(JsonStringEnumConverter<ContainerStatus>))]
     public ContainerStatus Status { get; set; }
     public int Pid { get; set; }
+    /// <summary>The pid's start time (clock ticks after boot, /proc/PID/stat field 22): tells the container's
+    /// process from an unrelated one that got the same pid after a reboot or a crash.</summary>
+    public ulong PidStartTime { get; set; }
     public int MonitorPid { get; set; }
     public int ExitCode { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
     public string? Error { get; set; }
+    public int RestartCount { get; set; }
+    /// <summary>stop, kill or rm asked the container to end: its restart policy must not bring it back, and a start
+    /// still in progress gives up (Docker's HasBeenManuallyStopped).</summary>
+    public bool StopRequested { get; set; }
+    /// <summary>The hooks' Created may have run and their Stopped has not: set before the hooks run, cleared after the
+    /// undo. A crash leaves it set, so whoever recovers the container knows to undo (veth, rules, address).</summary>
+    public bool CleanupPending { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(ContainerState))]
+[JsonSerializable(typeof(ExecSpec))]
 internal sealed partial class RuntimeJson : JsonSerializerContext;

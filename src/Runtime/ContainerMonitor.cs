@@ -37,47 +37,114 @@ public static class ContainerMonitor
         }
     }
 
-    /// <summary>Monitor side. Returns when the container has ended.</summary>
+    /// <summary>Monitor side: owns the container until it ends for good, restarting it as its policy says.</summary>
     public static int Run(Launcher launcher, ContainerStore store, string id)
     {
         var reporter = new SyncChannel(-1, ReportFd);
-        ContainerConfig? config = null;
+        bool reported = false;
+        IDisposable? owner = null;
         try
         {
-            config = store.LoadConfig(id) ?? throw new ContainerException($"no such container: {id}");
+            try { owner = store.Claim(id, TimeSpan.FromSeconds(2)); }
+            catch (ContainerException) when (!Directory.Exists(store.DirectoryOf(id)))
+            {
+                throw new ContainerException($"container {id[..12]} was removed before it started");
+            }
+            var config = store.LoadConfig(id) ?? throw new ContainerException($"no such container: {id}");
             store.UpdateState(id, s => s.MonitorPid = Environment.ProcessId);
             using var log = new JsonLog(Path.Combine(store.DirectoryOf(id), "container.log"));
-            RunningContainer running;
-            var readers = new List<Thread>();
-            if (config.Tty)
+            int quickExits = 0;
+            while (true)
             {
-                running = launcher.Start(config, new Stdio());
-                var master = running.PtyMaster!;
-                readers.Add(log.Pump(master.Value, "stdout", master));
+                var startedAt = DateTime.UtcNow;
+                var (running, readers) = StartLogged(launcher, config, log);
+                if (!reported)
+                {
+                    // A CLI killed while waiting for this is no reason to abandon a container that runs.
+                    try { reporter.Send("started"); } catch (SyscallException) { }
+                    close(ReportFd);
+                    reported = true;
+                }
+                bool restart = false;
+                int code = running.Wait(s =>
+                {
+                    restart = config.RestartPolicy.ShouldRestart(s.ExitCode, s.RestartCount, s.StopRequested);
+                    if (!restart) return;
+                    s.Status = ContainerStatus.Restarting;
+                    s.RestartCount++;
+                });
+                foreach (var t in readers) t.Join(TimeSpan.FromSeconds(2));
+                if (!restart)
+                {
+                    if (config.AutoRemove) store.Delete(id);
+                    return code;
+                }
+                quickExits = DateTime.UtcNow - startedAt < TimeSpan.FromSeconds(10) ? quickExits + 1 : 0;
+                if (!SleepUnlessStopped(store, id, RestartPolicy.Delay(quickExits - 1)))
+                {
+                    store.UpdateState(id, s => s.Status = ContainerStatus.Exited);
+                    return code;
+                }
             }
-            else
-            {
-                var (outRead, outWrite) = Fd.Pipe();
-                var (errRead, errWrite) = Fd.Pipe();
-                using (outWrite)
-                using (errWrite)
-                    running = launcher.Start(config, new Stdio(Out: outWrite.Value, Err: errWrite.Value));
-                readers.Add(log.Pump(outRead.Value, "stdout", outRead));
-                readers.Add(log.Pump(errRead.Value, "stderr", errRead));
-            }
-            reporter.Send("started");
-            close(ReportFd);
-            int code = running.Wait();
-            foreach (var t in readers) t.Join(TimeSpan.FromSeconds(2));
-            if (config.AutoRemove) store.Delete(id);
-            return code;
         }
         catch (Exception e)
         {
             int code = e is ContainerException ce ? ce.ExitCode : ExitCodes.RuntimeError;
-            try { reporter.Send($"{SyncMessage.Error} {code} {e.Message}"); } catch (SyscallException) { }
-            if (config is not null) store.Delete(id);
+            if (!reported)
+            {
+                try { reporter.Send($"{SyncMessage.Error} {code} {e.Message}"); } catch (SyscallException) { }
+            }
+            // A container that never ran is not left behind, as with a foreground run; one that ran before keeps its
+            // record and the error. One being stopped or removed is left to the command doing that.
+            if (owner is not null && store.LoadState(id) is { StartedAt: null, StopRequested: false }) store.Delete(id);
             return code;
+        }
+        finally
+        {
+            owner?.Dispose();
+        }
+    }
+
+    private static (RunningContainer, List<Thread>) StartLogged(Launcher launcher, ContainerConfig config, JsonLog log)
+    {
+        var readers = new List<Thread>();
+        if (config.Tty)
+        {
+            var running = launcher.Start(config, new Stdio());
+            var master = running.PtyMaster!;
+            readers.Add(log.Pump(master.Value, "stdout", master));
+            return (running, readers);
+        }
+        var (outRead, outWrite) = Fd.Pipe();
+        var (errRead, errWrite) = Fd.Pipe();
+        RunningContainer started;
+        try
+        {
+            using (outWrite)
+            using (errWrite)
+                started = launcher.Start(config, new Stdio(Out: outWrite.Value, Err: errWrite.Value));
+        }
+        catch
+        {
+            outRead.Dispose();
+            errRead.Dispose();
+            throw;
+        }
+        readers.Add(log.Pump(outRead.Value, "stdout", outRead));
+        readers.Add(log.Pump(errRead.Value, "stderr", errRead));
+        return (started, readers);
+    }
+
+    /// <summary>The back-off before a restart; false when the user stopped the container meanwhile.</summary>
+    private static bool SleepUnlessStopped(ContainerStore store, string id, TimeSpan delay)
+    {
+        var deadline = DateTime.UtcNow + delay;
+        while (true)
+        {
+            if (store.LoadState(id) is not { StopRequested: false }) return false;
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) return true;
+            Thread.Sleep(left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
         }
     }
 

@@ -1,12 +1,17 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MiniDocker.Runtime.Native;
+using static MiniDocker.Runtime.Native.Libc;
 
 namespace MiniDocker.Runtime;
 
 /// <summary>
 /// Containers on disk: <c>&lt;root&gt;/containers/&lt;64-hex id&gt;/</c> holding config.json, state.json, the overlay's
 /// upper/work/merged directories and the files bind-mounted into /etc. Writers take <c>containers/.lock</c>.
+/// <para>Whoever runs a container (its monitor, or the CLI of a foreground `run`) holds an exclusive flock on the
+/// container's owner.lock for as long as it does. The kernel drops the lock when that process dies however it dies,
+/// so "is somebody looking after this container" has a truthful answer even after kill -9 or a reboot.</para>
 /// </summary>
 public sealed partial class ContainerStore
 {
@@ -22,6 +27,11 @@ public sealed partial class ContainerStore
 
     public string DirectoryOf(string id) => Path.Combine(ContainersDir, id);
     private IDisposable Lock() => AtomicFile.Lock(Path.Combine(ContainersDir, ".lock"));
+    private string OwnerLockPath(string id) => Path.Combine(DirectoryOf(id), "owner.lock");
+    /// <summary>Removed containers are renamed here first (atomic: no command finds half of one), then deleted.</summary>
+    private string TrashDir => Path.Combine(Root, "trash");
+
+    private static bool IsId(string name) => name.Length == 64 && name.All(char.IsAsciiHexDigitLower);
 
     [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
     private static partial Regex NamePattern();
@@ -60,6 +70,79 @@ public sealed partial class ContainerStore
         return state;
     }
 
+    /// <summary>Takes ownership of the container (see the class summary); null when another process has it. Throws
+    /// when the container no longer exists: it is checked after the lock is taken, because a `rm` that held the
+    /// lock may have removed it meanwhile.</summary>
+    public IDisposable? TryClaim(string id)
+    {
+        Fd fd;
+        try { fd = Fd.Open(OwnerLockPath(id), O_RDWR | O_CREAT, 0x180); }
+        catch (SyscallException e) when (e.Errno == ENOENT) { throw NoSuch(id); }
+        while (flock(fd.Value, LOCK_EX | LOCK_NB) == -1)
+        {
+            int errno = Errno;
+            if (errno == EINTR) continue;
+            fd.Dispose();
+            if (errno == EWOULDBLOCK) return null;
+            throw new SyscallException("flock", OwnerLockPath(id), errno);
+        }
+        if (!File.Exists(Path.Combine(DirectoryOf(id), "config.json"))) { fd.Dispose(); throw NoSuch(id); }
+        return fd;
+    }
+
+    /// <summary><see cref="TryClaim"/>, retried until <paramref name="patience"/> runs out: the owner may be a
+    /// command that is just finishing, or another command probing the lock for a moment.</summary>
+    public IDisposable Claim(string id, TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (true)
+        {
+            if (TryClaim(id) is { } claim) return claim;
+            if (DateTime.UtcNow >= deadline)
+                throw new ContainerException($"container {id[..12]} is busy: another minidocker command is starting, stopping or removing it");
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Whether a live process owns the container. A probe with a shared lock taken and dropped at once.</summary>
+    public bool IsOwned(string id)
+    {
+        int fd = open(OwnerLockPath(id), O_RDONLY | O_CLOEXEC, 0);
+        if (fd == -1) return false; // never started, or being removed
+        try { return flock(fd, LOCK_SH | LOCK_NB) == -1 && Errno == EWOULDBLOCK; }
+        finally { close(fd); }
+    }
+
+    /// <summary>Blocks until no process owns the container (returns at once if none does).</summary>
+    public void WaitUntilUnowned(string id)
+    {
+        int fd = open(OwnerLockPath(id), O_RDONLY | O_CLOEXEC, 0);
+        if (fd == -1) return;
+        try
+        {
+            // Held only for the moment it takes to close: a monitor claiming the container retries over it.
+            while (flock(fd, LOCK_SH) == -1 && Errno == EINTR) { }
+        }
+        finally { close(fd); }
+    }
+
+    private static ContainerException NoSuch(string reference) => new($"no such container: {reference}", 1);
+
+    /// <summary>`rename`: the new name is checked for uniqueness under the store lock, like <see cref="Create"/>.</summary>
+    public void Rename(string id, string newName)
+    {
+        if (!NamePattern().IsMatch(newName))
+            throw new ContainerException($"invalid container name \"{newName}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", 1);
+        using var _ = Lock();
+        var config = LoadConfig(id) ?? throw NoSuch(id);
+        if (config.Name == newName)
+            throw new ContainerException("renaming a container with the same name as its current name", 1);
+        if (List().FirstOrDefault(c => c.Config.Name == newName) is { } other)
+            throw new ContainerException($"the container name \"{newName}\" is already in use by container \"{other.Config.ShortId}\"", 1);
+        config.Name = newName;
+        AtomicFile.Write(Path.Combine(DirectoryOf(id), "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig));
+    }
+
     public ContainerConfig? LoadConfig(string id) => Read(Path.Combine(DirectoryOf(id), "config.json"), RuntimeJson.Default.ContainerConfig);
     public ContainerState? LoadState(string id) => Read(Path.Combine(DirectoryOf(id), "state.json"), RuntimeJson.Default.ContainerState);
 
@@ -79,6 +162,7 @@ public sealed partial class ContainerStore
         foreach (var dir in Directory.EnumerateDirectories(ContainersDir))
         {
             string id = Path.GetFileName(dir);
+            if (!IsId(id)) continue;
             var config = LoadConfig(id);
             if (config is null) continue;
             result.Add(new Entry(config, LoadState(id) ?? new ContainerState { Status = ContainerStatus.Created }));
@@ -86,9 +170,40 @@ public sealed partial class ContainerStore
         return result;
     }
 
-    /// <summary>Directories without a readable config: left by a run that was killed while creating.</summary>
-    public IReadOnlyList<string> Orphans() =>
-        Directory.EnumerateDirectories(ContainersDir).Where(d => LoadConfig(Path.GetFileName(d)) is null).ToList();
+    /// <summary>Directories without a readable config (left by a run that was killed while creating), and removals
+    /// that were killed half-way.</summary>
+    public IReadOnlyList<string> Orphans()
+    {
+        using var _ = Lock(); // a Create in progress holds the lock: its directory is not an orphan
+        var half = Directory.EnumerateDirectories(ContainersDir).Where(d => LoadConfig(Path.GetFileName(d)) is null);
+        var trash = Directory.Exists(TrashDir) ? Directory.EnumerateDirectories(TrashDir) : [];
+        return half.Concat(trash).ToList();
+    }
+
+    /// <summary>Deletes what <see cref="Orphans"/> lists; returns the bytes freed.</summary>
+    public long RemoveOrphans()
+    {
+        long freed = 0;
+        foreach (var dir in Orphans())
+        {
+            freed += SizeOf(dir);
+            string name = Path.GetFileName(dir);
+            if (IsId(name)) MoveToTrash(name);
+            else DeleteTree(dir);
+        }
+        EmptyTrash();
+        return freed;
+    }
+
+    public static long SizeOf(string dir)
+    {
+        try
+        {
+            return new DirectoryInfo(dir).EnumerateFiles("*", new EnumerationOptions
+                { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true }).Sum(f => f.Length);
+        }
+        catch (IOException) { return 0; }
+    }
 
     /// <summary>Finds a container by full id, name, or unique id prefix, like Docker.</summary>
     public Entry Find(string reference)
@@ -99,14 +214,38 @@ public sealed partial class ContainerStore
         var byPrefix = all.Where(e => e.Config.Id.StartsWith(reference, StringComparison.Ordinal)).ToList();
         if (reference.Length > 0 && byPrefix.Count == 1) return byPrefix[0];
         if (byPrefix.Count > 1) throw new ContainerException($"multiple containers match \"{reference}\": use more of the id");
-        throw new ContainerException($"no such container: {reference}", 1);
+        throw NoSuch(reference);
     }
 
+    /// <summary>Renames the directory out of <see cref="ContainersDir"/> under the store lock (after that no command
+    /// finds the container, whatever happens next), then deletes it.</summary>
     public void Delete(string id)
+    {
+        MoveToTrash(id);
+        EmptyTrash();
+    }
+
+    private void MoveToTrash(string id)
     {
         using var _ = Lock();
         string dir = DirectoryOf(id);
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        if (!Directory.Exists(dir)) return;
+        Directory.CreateDirectory(TrashDir);
+        Directory.Move(dir, Path.Combine(TrashDir, $"{id}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}"));
+    }
+
+    private void EmptyTrash()
+    {
+        if (!Directory.Exists(TrashDir)) return;
+        foreach (var dir in Directory.EnumerateDirectories(TrashDir)) DeleteTree(dir);
+    }
+
+    // Two commands may empty the trash at once: whatever the other deleted first is not an error.
+    private static void DeleteTree(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+        catch (IOException) when (!Directory.Exists(dir)) { }
     }
 
     private static readonly string[] Adjectives = ["brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen",

@@ -9,6 +9,8 @@ public static class Foreground
 {
     public static int Run(Launcher launcher, ContainerConfig config)
     {
+        // This process looks after the container until it ends (see ContainerStore): stop, rm and ps can tell.
+        using var owner = launcher.Store.Claim(config.Id, TimeSpan.FromSeconds(2));
         // SIGINT/SIGTERM/SIGHUP/SIGQUIT to minidocker go to the container's program (Docker's sig-proxy); the program
         // decides. A PID 1 without a handler ignores them, as in Docker. The handlers are in place before the
         // program starts, so a signal sent the moment it prints its first line is not lost; one that arrives while

@@ -29,7 +29,16 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
                 pid = SpawnInit(config, dir, stdio, reportWrite.Value, commandRead.Value);
             undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
             var channel = new SyncChannel(reportRead.Value, commandWrite.Value);
-            store.UpdateState(config.Id, s => { s.Pid = pid; s.Status = ContainerStatus.Created; });
+            // Under the store lock, like stop and rm, which set StopRequested and then signal the pid they read: either
+            // they see this pid and kill it, or this start sees their request and gives up.
+            store.UpdateState(config.Id, s =>
+            {
+                if (s.StopRequested) throw new ContainerException($"container {config.ShortId} was stopped or removed while it was starting");
+                s.Pid = pid;
+                s.PidStartTime = ProcStat.StartTimeOf(pid);
+                s.Status = ContainerStatus.Created;
+                s.CleanupPending = hooks.Count > 0;
+            });
 
             var context = new ContainerContext(config, dir, pid);
             foreach (var hook in hooks)
@@ -47,7 +56,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
 
             reportRead.Dispose();
             commandWrite.Dispose();
-            store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Running; s.StartedAt = DateTimeOffset.UtcNow; s.ExitCode = 0; s.FinishedAt = null; });
+            store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Running; s.StartedAt = DateTimeOffset.UtcNow; s.ExitCode = 0; s.FinishedAt = null; s.Error = null; });
             return new RunningContainer(this, context, ptyMaster);
         }
         catch (Exception e)
@@ -56,7 +65,11 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             {
                 try { undo.Pop()(); } catch (Exception) { /* keep undoing: the first error is the one to report */ }
             }
-            store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Exited; s.Pid = 0; s.ExitCode = (e as ContainerException)?.ExitCode ?? ExitCodes.RuntimeError; s.Error = e.Message; s.FinishedAt = DateTimeOffset.UtcNow; });
+            try
+            {
+                store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Exited; s.Pid = 0; s.PidStartTime = 0; s.CleanupPending = false; s.ExitCode = (e as ContainerException)?.ExitCode ?? ExitCodes.RuntimeError; s.Error = e.Message; s.FinishedAt = DateTimeOffset.UtcNow; });
+            }
+            catch (IOException) { /* removed meanwhile (rm -f of a starting container): nothing to record */ }
             if (e is ContainerException) throw;
             throw new ContainerException(e.Message, ExitCodes.RuntimeError, e);
         }
@@ -65,8 +78,10 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     private static void WriteEtcFiles(ContainerConfig config, string dir)
     {
         File.WriteAllText(Path.Combine(dir, "hostname"), config.Hostname + "\n");
-        File.WriteAllText(Path.Combine(dir, "hosts"),
-            $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{config.Hostname}\n");
+        // A networked container's own name is added with its address by the network hook; only a container without
+        // an address of its own gets the 127.0.1.1 line (so `hostname -i` resolves either way).
+        string self = config.NetworkMode == "none" ? $"127.0.1.1\t{config.Hostname}\n" : "";
+        File.WriteAllText(Path.Combine(dir, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{self}");
         File.WriteAllText(Path.Combine(dir, "resolv.conf"), ResolvConf.FromHost());
     }
 
@@ -128,15 +143,22 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     /// /dev/pts/0). As root we open its ptmx through /proc/PID/root instead of passing the master fd back over a
     /// unix socket with SCM_RIGHTS.
     /// </summary>
-    private static unsafe Fd OpenPty(int pid, SyncChannel channel)
+    private static Fd OpenPty(int pid, SyncChannel channel)
+    {
+        var (master, number) = OpenPtyMaster(pid);
+        channel.Send($"{SyncMessage.Pty} {number}");
+        return master;
+    }
+
+    /// <summary>A new pty of the container's devpts: the master, and the number of its slave (/dev/pts/N inside).</summary>
+    internal static unsafe (Fd Master, int Number) OpenPtyMaster(int pid)
     {
         var master = Fd.Open($"/proc/{pid}/root/dev/pts/ptmx", O_RDWR | O_NOCTTY);
         int unlock = 0, number;
         Check(ioctl(master.Value, TIOCSPTLCK, &unlock), "ioctl(TIOCSPTLCK)", "ptmx");
         Check(ioctl(master.Value, TIOCGPTN, &number), "ioctl(TIOCGPTN)", "ptmx");
-        Terminal.CopyWindowSize(master.Value); // before "start": the program may ask for its size at once
-        channel.Send($"{SyncMessage.Pty} {number}");
-        return master;
+        Terminal.CopyWindowSize(master.Value); // before the program starts: it may ask for its size at once
+        return (master, number);
     }
 
     /// <summary>Waits for the process and returns its exit status the way a shell reports it (128+N for signal N).</summary>
@@ -156,14 +178,33 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
 
     private static string DescribeExit(int status) => status > 128 ? $"killed by signal {status - 128}" : $"exit status {status}";
 
-    internal void Finish(ContainerContext context, int exitCode)
+    internal ContainerStore Store => store;
+
+    /// <summary>Runs the hooks' undo and records the exit; <paramref name="alsoRecord"/> changes the state in the same
+    /// write (the monitor's restart decision), so no reader sees the exit without it.</summary>
+    internal void Finish(ContainerContext context, int exitCode, Action<ContainerState>? alsoRecord)
+    {
+        RunStoppedHooks(hooks, context);
+        store.UpdateState(context.Config.Id, s =>
+        {
+            s.Status = ContainerStatus.Exited;
+            s.ExitCode = exitCode;
+            s.Pid = 0;
+            s.PidStartTime = 0;
+            s.CleanupPending = false;
+            s.FinishedAt = DateTimeOffset.UtcNow;
+            alsoRecord?.Invoke(s);
+        });
+    }
+
+    /// <summary>Every hook's Stopped, last first; one failing does not keep the others from undoing their part.</summary>
+    internal static void RunStoppedHooks(IReadOnlyList<IContainerHook> hooks, ContainerContext context)
     {
         for (int i = hooks.Count - 1; i >= 0; i--)
         {
             try { hooks[i].Stopped(context); }
             catch (Exception e) { Console.Error.WriteLine($"minidocker: cleanup of {context.Config.ShortId}: {e.Message}"); }
         }
-        store.UpdateState(context.Config.Id, s => { s.Status = ContainerStatus.Exited; s.ExitCode = exitCode; s.Pid = 0; s.FinishedAt = DateTimeOffset.UtcNow; });
     }
 }
 
@@ -174,10 +215,10 @@ public sealed class RunningContainer(Launcher launcher, ContainerContext context
     public Fd? PtyMaster => ptyMaster;
     public ContainerConfig Config => context.Config;
 
-    public int Wait()
+    public int Wait(Action<ContainerState>? alsoRecord = null)
     {
         int code = Launcher.Reap(context.Pid);
-        launcher.Finish(context, code);
+        launcher.Finish(context, code, alsoRecord);
         return code;
     }
 }

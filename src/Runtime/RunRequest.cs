@@ -18,6 +18,8 @@ public sealed record RunRequest
     public string NetworkMode { get; init; } = "none";
     public string? Ip { get; init; }
     public List<string> Publish { get; init; } = new();
+    /// <summary>`--restart`: no, on-failure[:N] or always.</summary>
+    public string? Restart { get; init; }
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -46,6 +48,10 @@ public static class ContainerConfigFactory
         if (!workingDir.StartsWith('/'))
             throw new ContainerException($"the working directory '{workingDir}' is invalid, it needs to be an absolute path");
 
+        var restart = RestartPolicy.Parse(request.Restart);
+        if (restart.Name != RestartPolicy.No && request.AutoRemove)
+            throw new ContainerException("conflicting options: cannot specify both --restart and --rm");
+
         string hostname = request.Hostname ?? id[..12];
         return new ContainerConfig
         {
@@ -65,6 +71,7 @@ public static class ContainerConfigFactory
             NetworkMode = request.NetworkMode,
             RequestedIp = request.Ip,
             Publish = request.Publish,
+            RestartPolicy = restart,
             Created = DateTimeOffset.UtcNow,
         };
     }

@@ -21,7 +21,7 @@ public static class LogsCommand
             int? lines = t is null or "all" ? null
                 : int.TryParse(t, out int n) ? n : throw new ContainerException($"invalid --tail value \"{t}\"");
             ContainerLog.Copy(ContainerLog.PathOf(store, entry.Config.Id), lines, p.GetValue(timestamps), p.GetValue(follow),
-                () => store.LoadState(entry.Config.Id) is { } s && Lifecycle.EffectiveStatus(s) == ContainerStatus.Running,
+                () => new Lifecycle(store, []).IsActive(entry.Config.Id),
                 Console.OpenStandardOutput(), Console.OpenStandardError());
             return 0;
         });

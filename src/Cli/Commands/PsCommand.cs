@@ -16,17 +16,17 @@ public static class PsCommand
         command.SetAction(p =>
         {
             var now = DateTimeOffset.UtcNow;
-            var rows = Globals.Containers(p).List()
-                .Where(e => p.GetValue(all) || Lifecycle.EffectiveStatus(e.State) == ContainerStatus.Running)
-                .OrderByDescending(e => e.Config.Created).ToList();
+            var rows = LifecycleVerbs.WithoutHooks(p).List()
+                .Where(o => p.GetValue(all) || o.Status is ContainerStatus.Running or ContainerStatus.Restarting)
+                .OrderByDescending(o => o.Entry.Config.Created).ToList();
             if (p.GetValue(quiet))
             {
-                foreach (var e in rows) Console.WriteLine(e.Config.ShortId);
+                foreach (var (e, _) in rows) Console.WriteLine(e.Config.ShortId);
                 return 0;
             }
             if (p.GetValue(format) == "json")
             {
-                foreach (var e in rows)
+                foreach (var (e, status) in rows)
                 {
                     using var ms = new MemoryStream();
                     using (var w = new Utf8JsonWriter(ms))
@@ -36,8 +36,8 @@ public static class PsCommand
                         w.WriteString("Image", e.Config.Image);
                         w.WriteString("Command", string.Join(' ', e.Config.Args));
                         w.WriteString("CreatedAt", e.Config.Created);
-                        w.WriteString("State", Lifecycle.EffectiveStatus(e.State).ToString().ToLowerInvariant());
-                        w.WriteString("Status", Lifecycle.Describe(e.State, now));
+                        w.WriteString("State", status.ToString().ToLowerInvariant());
+                        w.WriteString("Status", Lifecycle.Describe(e.State, status, now));
                         w.WriteString("Names", e.Config.Name);
                         w.WriteEndObject();
                     }
@@ -46,12 +46,12 @@ public static class PsCommand
                 return 0;
             }
             var table = new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
-            foreach (var e in rows)
+            foreach (var (e, status) in rows)
             {
                 string cmd = string.Join(' ', e.Config.Args);
                 if (cmd.Length > 20) cmd = cmd[..19] + "…";
                 table.Add(e.Config.ShortId, e.Config.Image, $"\"{cmd}\"",
-                    Lifecycle.Humanize(now - e.Config.Created) + " ago", Lifecycle.Describe(e.State, now),
+                    Lifecycle.Humanize(now - e.Config.Created) + " ago", Lifecycle.Describe(e.State, status, now),
                     string.Join(", ", e.Config.Publish), e.Config.Name);
             }
             table.Print();

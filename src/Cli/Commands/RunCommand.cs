@@ -21,6 +21,8 @@ public static class RunCommand
     { Description = "Connect to a network: a network name, \"bridge\" (default), \"none\" or \"host\"" };
     private static readonly Option<string?> Ip = new("--ip") { Description = "IPv4 address on the network" };
     private static readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a port: [IP:][HOST:]CTR[/PROTO]" };
+    private static readonly Option<string?> Restart = new("--restart")
+    { Description = "Restart policy of a detached container: no, on-failure[:max-retries] or always" };
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -29,7 +31,7 @@ public static class RunCommand
         var command = new Command("run", "Create and run a new container from an image")
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish,
-            Image, CommandArgs,
+            Restart, Image, CommandArgs,
         };
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
@@ -57,6 +59,7 @@ public static class RunCommand
             NetworkMode = p.GetValue(Network) ?? "bridge",
             Ip = p.GetValue(Ip),
             Publish = (p.GetValue(Publish) ?? []).ToList(),
+            Restart = p.GetValue(Restart),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);

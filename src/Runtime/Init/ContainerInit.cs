@@ -41,7 +41,7 @@ public static class ContainerInit
         }
     }
 
-    private static void TrySend(SyncChannel channel, string line)
+    internal static void TrySend(SyncChannel channel, string line)
     {
         try { channel.Send(line); } catch (SyscallException) { /* parent gone: nobody to tell */ }
     }
@@ -51,6 +51,21 @@ public static class ContainerInit
         var hostname = Encoding.UTF8.GetBytes(config.Hostname);
         fixed (byte* h = hostname) Check(sethostname(h, hostname.Length), "sethostname", config.Hostname);
 
+        AttachStdio(pty, config.Interactive);
+
+        string cwd = config.WorkingDir.Length > 0 ? config.WorkingDir : "/";
+        Directory.CreateDirectory(cwd); // Docker creates a missing WORKDIR too
+        Check(chdir(cwd), "chdir", cwd);
+
+        string program = ResolveExecutable(config.Args[0], config.Env);
+        DropCapabilities();
+        return ExecProgram(program, config.Args, config.Env, channel);
+    }
+
+    /// <summary>A new session with the pty's slave (/dev/pts/N of the container's devpts) as stdio and controlling
+    /// terminal; without a pty, stdin is /dev/null unless the user asked for it (-i).</summary>
+    internal static unsafe void AttachStdio(int? pty, bool interactive)
+    {
         // A session of its own: the user's terminal job control (Ctrl-C, Ctrl-Z) must reach the container through
         // minidocker's relay, not directly, or the program would get each signal twice.
         setsid();
@@ -62,19 +77,18 @@ public static class ContainerInit
             for (int std = 0; std < 3; std++) Check(dup2(fd, std), "dup2", slave);
             if (fd > 2) close(fd);
         }
-        else if (!config.Interactive)
+        else if (!interactive)
         {
             int fd = Check(open("/dev/null", O_RDONLY, 0), "open", "/dev/null");
             Check(dup2(fd, 0), "dup2", "/dev/null");
             close(fd);
         }
+    }
 
-        string cwd = config.WorkingDir.Length > 0 ? config.WorkingDir : "/";
-        Directory.CreateDirectory(cwd); // Docker creates a missing WORKDIR too
-        Check(chdir(cwd), "chdir", cwd);
-
-        string program = ResolveExecutable(config.Args[0], config.Env);
-        DropCapabilities();
+    /// <summary>The last step of the init and of an exec: execve() with signals reset and no stray fds; returns
+    /// only if execve failed, after reporting it with Docker's wording and exit code.</summary>
+    internal static unsafe int ExecProgram(string program, IReadOnlyList<string> args, IReadOnlyList<string> env, SyncChannel channel)
+    {
         ResetSignals();
         // From here fd 3 closes on a successful execve: the parent reads EOF and knows the program runs.
         SetCloexec(SyncMessage.InitReportFd, true);
@@ -83,7 +97,7 @@ public static class ContainerInit
         syscall(SYS_close_range, 3, uint.MaxValue, CLOSE_RANGE_CLOEXEC);
 
         using var strings = new NativeStrings();
-        execve(strings.Add(program), strings.AddArray(config.Args), strings.AddArray(config.Env));
+        execve(strings.Add(program), strings.AddArray(args), strings.AddArray(env));
         int errno = Errno;
         var (code, reason) = errno switch
         {
@@ -92,7 +106,7 @@ public static class ContainerInit
             8 => (ExitCodes.CannotExecute, "exec format error"),             // ENOEXEC
             _ => (ExitCodes.CannotExecute, Marshal.GetPInvokeErrorMessage(errno)),
         };
-        TrySend(channel, $"{SyncMessage.Error} {code} exec: \"{config.Args[0]}\": {reason}");
+        TrySend(channel, $"{SyncMessage.Error} {code} exec: \"{args[0]}\": {reason}");
         return code;
     }
 
@@ -124,7 +138,7 @@ public static class ContainerInit
         5 /*KILL*/, 6 /*SETGID*/, 7 /*SETUID*/, 8 /*SETPCAP*/, 10 /*NET_BIND_SERVICE*/, 13 /*NET_RAW*/,
         18 /*SYS_CHROOT*/, 27 /*MKNOD*/, 29 /*AUDIT_WRITE*/, 31 /*SETFCAP*/];
 
-    private static void DropCapabilities()
+    internal static void DropCapabilities()
     {
         int last = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim());
         // For uid 0, execve sets permitted = bounding set (the inheritable set is empty), so trimming the bounding

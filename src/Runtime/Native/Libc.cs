@@ -20,14 +20,16 @@ internal static unsafe partial class Libc
 
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_NOCTTY = 0x100, O_TRUNC = 0x200,
         O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
-    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
     public const int S_IFCHR = 0x2000;
     public const int WNOHANG = 1;
     public const int SIGKILL = 9, SIGTERM = 15, SIGINT = 2, SIGWINCH = 28;
     public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
     public const uint TIOCSCTTY = 0x540E, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430,
         TIOCSPTLCK = 0x40045431;
-    public const long SYS_pivot_root = 155, SYS_close_range = 436;
+    public const long SYS_pivot_root = 155, SYS_close_range = 436, SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
+    public const int ESRCH = 3, EINTR = 4, EWOULDBLOCK = 11, ENOENT = 2;
+    public const short POLLIN = 1;
     public const uint CLOSE_RANGE_CLOEXEC = 4;
     public const int PR_SET_PDEATHSIG = 1, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38;
 
@@ -41,6 +43,12 @@ internal static unsafe partial class Libc
     public static partial long syscall(long number, string a, string b);
     [LibraryImport(Lib, SetLastError = true)]
     public static partial long syscall(long number, uint a, uint b, uint c);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial long syscall(long number, int a, int b, nint c, uint d);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int setgroups(nuint size, uint* list);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int setresgid(uint rgid, uint egid, uint sgid);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int setresuid(uint ruid, uint euid, uint suid);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags, int mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial int close(int fd);
@@ -104,6 +112,9 @@ internal static unsafe partial class Libc
     public static void SetCloexec(int fd, bool on) =>
         Check(fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0), "fcntl(F_SETFD)");
 }
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd { public int Fd; public short Events, Revents; }
 
 /// <summary>An errno from a system call, with the call and the object it was made on:
 /// <c>mount("/var/lib/minidocker/…/merged"): Device or resource busy</c>.</summary>

@@ -20,14 +20,24 @@ internal static unsafe class Spawn
         void* attr = NativeMemory.AllocZeroed(1024);
         void* sigset = NativeMemory.AllocZeroed(256);
         using var strings = new NativeStrings();
+        // The dup2s run in order in the child: a source fd that is also an earlier target (pidfd 3 → 5 after
+        // report pipe → 3) would be overwritten before it is copied. Sources in the target range are first
+        // duplicated above it (CLOEXEC, so the copies end with the exec).
+        int top = fdMap.Count == 0 ? 0 : fdMap.Max(m => m.To);
+        var moved = new List<Fd>();
         try
         {
             Libc.posix_spawn_file_actions_init(fa);
             Libc.posix_spawnattr_init(attr);
-            foreach (var (from, to) in fdMap)
+            foreach (var (original, to) in fdMap)
             {
-                // dup2 onto itself would leave FD_CLOEXEC set; callers pass fds above the target range.
-                if (from == to) throw new ArgumentException($"fd {from} maps onto itself");
+                int from = original;
+                if (from <= top)
+                {
+                    var copy = new Fd(Libc.Check(Libc.fcntl(from, Libc.F_DUPFD_CLOEXEC, top + 1), "fcntl(F_DUPFD_CLOEXEC)"));
+                    moved.Add(copy);
+                    from = copy.Value;
+                }
                 Check(Libc.posix_spawn_file_actions_adddup2(fa, from, to), "posix_spawn_file_actions_adddup2");
             }
             Libc.sigfillset(sigset);
@@ -47,6 +57,7 @@ internal static unsafe class Spawn
         }
         finally
         {
+            foreach (var copy in moved) copy.Dispose();
             Libc.posix_spawn_file_actions_destroy(fa);
             Libc.posix_spawnattr_destroy(attr);
             NativeMemory.Free(fa);

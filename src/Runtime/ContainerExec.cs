@@ -1,0 +1,122 @@
+using System.Text.Json;
+using MiniDocker.Runtime.Init;
+using MiniDocker.Runtime.Native;
+using static MiniDocker.Runtime.Native.Libc;
+
+namespace MiniDocker.Runtime;
+
+/// <summary>What `exec` was asked for.</summary>
+public sealed record ExecRequest(IReadOnlyList<string> Command, IReadOnlyList<string> Env, string? WorkingDir,
+    string? User, bool Tty, bool Interactive);
+
+/// <summary>What the exec-init receives (one JSON line on its command pipe).</summary>
+public sealed class ExecSpec
+{
+    public List<string> Args { get; set; } = new();
+    public List<string> Env { get; set; } = new();
+    public string WorkingDir { get; set; } = "/";
+    public string? User { get; set; }
+    public int? Pty { get; set; }
+    public bool Interactive { get; set; }
+}
+
+/// <summary>
+/// `exec`: runs a program in a running container's namespaces, with the container's capability bounding set, and
+/// returns its exit status. See <see cref="ExecInit"/> for the container side.
+/// </summary>
+public static class ContainerExec
+{
+    public static int Run(ContainerConfig config, ProcessHandle container, ExecRequest request)
+    {
+        if (request.Command.Count == 0) throw new ContainerException("exec: no command given", 1);
+        var userEnv = ContainerConfigFactory.UserEnv(new RunRequest { Env = request.Env.ToList() }, Environment.GetEnvironmentVariable);
+        var spec = new ExecSpec
+        {
+            Args = request.Command.ToList(),
+            Env = ContainerConfigFactory.BuildEnv(config.Env, userEnv, config.Hostname, request.Tty),
+            WorkingDir = request.WorkingDir ?? (config.WorkingDir.Length > 0 ? config.WorkingDir : "/"),
+            User = request.User,
+            Interactive = request.Interactive,
+        };
+        if (!spec.WorkingDir.StartsWith('/'))
+            throw new ContainerException($"the working directory '{spec.WorkingDir}' is invalid, it needs to be an absolute path", 1);
+
+        Fd? master = null;
+        if (request.Tty)
+        {
+            (master, int number) = Launcher.OpenPtyMaster(container.Pid);
+            spec.Pty = number;
+        }
+        using (master)
+        {
+            var (reportRead, reportWrite) = Fd.Pipe();
+            var (commandRead, commandWrite) = Fd.Pipe();
+            using (reportRead)
+            using (commandWrite)
+            {
+                int pid;
+                using (reportWrite)
+                using (commandRead)
+                    pid = SpawnInNamespaces(config, container, reportWrite.Value, commandRead.Value);
+                string? report;
+                try
+                {
+                    var channel = new SyncChannel(reportRead.Value, commandWrite.Value);
+                    channel.Send(JsonSerializer.Serialize(spec, RuntimeJson.Default.ExecSpec));
+                    report = channel.Receive();
+                }
+                catch (SyscallException)
+                {
+                    kill(pid, SIGKILL);
+                    throw new ContainerException($"exec: the process in the container ended before it started ({Launcher.Reap(pid)})");
+                }
+                if (report is not null)
+                {
+                    Launcher.Reap(pid);
+                    var parts = report.Split(' ', 3);
+                    if (parts.Length == 3 && parts[0] == SyncMessage.Error && int.TryParse(parts[1], out int code))
+                        throw new ContainerException(parts[2], code);
+                    throw new ContainerException($"unexpected message from exec: {report}");
+                }
+                if (master is not null)
+                {
+                    using var terminal = new Terminal(master);
+                    terminal.Relay(request.Interactive);
+                }
+                return Launcher.Reap(pid);
+            }
+        }
+    }
+
+    /// <summary>setns() on a dedicated thread (namespaces are per thread), then posix_spawn from it: the child is in
+    /// the container's pid namespace. All five at once through the pidfd, so they are the namespaces of the one
+    /// process we verified, not of whatever has its pid by now.</summary>
+    private static int SpawnInNamespaces(ContainerConfig config, ProcessHandle container, int reportFd, int commandFd)
+    {
+        int flags = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+        if (config.NetworkMode != "host") flags |= CLONE_NEWNET;
+        var (path, argv) = SelfExe.Command();
+        argv.Add("exec-init");
+        var fdMap = new List<(int, int)>
+        {
+            (reportFd, SyncMessage.InitReportFd), (commandFd, SyncMessage.InitCommandFd), (container.PidFd, ExecInit.ContainerPidFd),
+        };
+        var env = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
+        int pid = 0;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}");
+                pid = Spawn.Start(path, argv, env, fdMap, newSession: false);
+            }
+            catch (Exception ex) { error = ex; }
+        }, maxStackSize: 256 * 1024);
+        thread.Start();
+        thread.Join();
+        if (error is not null) throw new ContainerException($"exec: cannot enter the container: {error.Message}", ExitCodes.RuntimeError, error);
+        return pid;
+    }
+}
