@@ -112,6 +112,29 @@ public sealed class RtNetlink : IDisposable
         Acknowledge("veth", name);
     }
 
+    /// <summary>
+    /// Creates a veth pair whose end <paramref name="name"/> is a port of bridge <paramref name="bridge"/> and up, and
+    /// whose other end is created directly in the namespace behind <paramref name="peerNetns"/> as
+    /// <paramref name="peerName"/> with MAC <paramref name="peerMac"/> (down; bring it up from inside).
+    /// </summary>
+    public void CreateVethInto(string name, string bridge, string peerName, SafeHandle peerNetns, byte[] peerMac)
+    {
+        CheckLinkName(name);
+        CheckLinkName(peerName);
+        var masterIndex = IndexOf(bridge);
+        var added = false;
+        peerNetns.DangerousAddRef(ref added);
+        try
+        {
+            RtnlRequests.CreateVethInto(_request, NextSequence(), name, masterIndex, peerName, (int)peerNetns.DangerousGetHandle(), peerMac);
+            Acknowledge("veth", name);
+        }
+        finally
+        {
+            if (added) peerNetns.DangerousRelease();
+        }
+    }
+
     /// <summary>Moves a link into the network namespace behind <paramref name="netnsFd"/> (see <see cref="NetNs.Open"/>).</summary>
     public void MoveToNamespace(string name, SafeHandle netnsFd)
     {

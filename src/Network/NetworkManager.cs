@@ -92,8 +92,6 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         if (requestedIp is not null && !IPAddress.TryParse(requestedIp, out ip))
             throw new NetworkException($"invalid IP address '{requestedIp}'");
         if (!BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
-        // Publishing reads the ruleset anyway: restore whatever someone flushed, for every network and container.
-        if (requested.Count > 0) Reconcile();
 
         var ports = new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
         FailPoint.Check("ipam");
@@ -107,7 +105,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             if (ports.Count > 0)
             {
                 FailPoint.Check("ports");
-                firewall.AddContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports));
+                // Publishing has to read the ruleset anyway, so it restores everything in the same read and batch:
+                // whatever someone flushed, for every network and published container (this one included, its
+                // endpoint being recorded), and drops rules whose container is gone. One iptables-save and one
+                // iptables-restore, whatever the number of containers.
+                SyncFirewall();
             }
             return new Attachment(network, endpoint);
         }
@@ -137,8 +139,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// </summary>
     private void Release(string network, string containerId, EndpointRecord? endpoint)
     {
-        _store.Detach(network, containerId);
-        if (endpoint is null || endpoint.Ports.Count > 0) firewall.RemoveContainer(containerId);
+        using (LockRules())
+        {
+            _store.Detach(network, containerId);
+            if (endpoint is null || endpoint.Ports.Count > 0) firewall.RemoveContainer(containerId);
+        }
         if (endpoint is not null) BridgeDriver.Detach(endpoint.HostVeth);
         _ipam.Release(network, containerId);
     }
@@ -160,14 +165,21 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             foreach (var owner in _ipam.Allocations(n.Name).Values.Distinct().Where(o => !containerExists(o)).ToList())
                 _ipam.Release(n.Name, owner);
 
-        var endpoints = _store.Endpoints(null);
+        SyncFirewall();
+    }
+
+    /// <summary>Every network's and published container's rules as recorded, in one batch; other container rules go.</summary>
+    private void SyncFirewall()
+    {
+        // Listing the records and applying them must be one step against a concurrent Release (record removed, then
+        // its rules): otherwise a sync that listed the record before could bring the rules back after.
+        using var _ = LockRules();
+        var networks = _store.List();
         var bridges = networks.ToDictionary(n => n.Name, n => n.Bridge);
         firewall.Reconcile(networks.Select(Rules).ToList(),
-            endpoints.Where(e => e.Ports.Count > 0)
-                .Select(e => new ContainerPorts(e.ContainerId, e.Network, bridges[e.Network], e.IP, e.Ports)).ToList());
-        var published = endpoints.Where(e => e.Ports.Count > 0).Select(e => e.ContainerId[..12]).ToHashSet();
-        foreach (var tag in firewall.TaggedContainers().Where(t => !published.Contains(t)))
-            firewall.RemoveContainer(tag);
+            _store.Endpoints(null).Where(e => e.Ports.Count > 0)
+                .Select(e => new ContainerPorts(e.ContainerId, e.Network, bridges[e.Network], e.IP, e.Ports)).ToList(),
+            removeUnlistedContainers: true);
     }
 
     private static bool BridgeExists(string bridge)
@@ -175,6 +187,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         using var nl = Netlink.RtNetlink.Open();
         return nl.GetLink(bridge) is not null;
     }
+
+    private FileLock LockRules() => FileLock.Acquire(Path.Combine(stateRoot, "networks", ".rules.lock"));
 
     private static NetworkRules Rules(NetworkRecord r) => new(r.Name, r.Bridge, r.Subnet);
 

@@ -12,6 +12,35 @@ public class KernelTests
     private static readonly byte[] ContainerMac = [0x02, 0x42, 0xac, 0x11, 0x00, 0x02];
 
     [Fact]
+    public void CreateVethInto_PutsThePeerInTheOtherNamespaceNamedAndAddressedInOneRequest()
+    {
+        TestNetns.With(host => TestNetns.With(container =>
+        {
+            var suffix = TestNetns.Suffix(3);
+            string bridge = $"mdkbr{suffix}", port = $"mdkpa{suffix}";
+            RtNetlink.InNamespace(host.Path, netlink =>
+            {
+                netlink.CreateBridge(bridge);
+                using var target = NetNs.Open(container.Path);
+                netlink.CreateVethInto(port, bridge, "eth0", target, ContainerMac);
+
+                var hostEnd = netlink.GetLink(port)!;
+                Assert.Equal(netlink.GetLink(bridge)!.Index, hostEnd.MasterIndex);
+                Assert.True(hostEnd.IsUp);
+                Assert.Null(netlink.GetLink("eth0"));
+
+                var e = Assert.Throws<NetlinkException>(() => netlink.CreateVethInto(port, bridge, "eth0", target, ContainerMac));
+                Assert.Equal($"veth '{port}': File exists", e.Message);
+            });
+            var inside = RtNetlink.InNamespace(container.Path, netlink => netlink.GetLink("eth0"));
+            Assert.NotNull(inside);
+            Assert.Equal("veth", inside.Kind);
+            Assert.Equal(ContainerMac, inside.Mac);
+            Assert.Contains("\"ifname\":\"eth0\"", container.Exec("ip", "-j", "link", "show", "eth0"));
+        }));
+    }
+
+    [Fact]
     public void BridgeWithEnslavedVethAddressAndRoutes_AsSeenByNetlinkAndByIp()
     {
         TestNetns.With(netns =>

@@ -41,10 +41,11 @@ public interface IFirewall
 
     /// <summary>
     /// Brings back whatever is missing of the skeleton and of the given networks' and containers' rules (after a
-    /// flush, a deleted jump or chain, a reboot). Rules of networks or containers not listed are left alone: use
-    /// <see cref="TaggedContainers"/> to find and remove orphans.
+    /// flush, a deleted jump or chain, a reboot), in one read and one batch. Rules of networks not listed are left
+    /// alone; rules of containers not listed are removed when <paramref name="removeUnlistedContainers"/> (the
+    /// caller lists every container that publishes ports), else left for <see cref="TaggedContainers"/>.
     /// </summary>
-    void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers);
+    void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers, bool removeUnlistedContainers = false);
 
     /// <summary>Container tags present in the rules: the first 12 characters of each container id, sorted.</summary>
     IReadOnlyList<string> TaggedContainers();

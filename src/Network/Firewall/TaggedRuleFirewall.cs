@@ -73,14 +73,14 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     public void RemoveContainer(string containerId) =>
         Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(containerId)] = [] });
 
-    public void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers)
+    public void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers, bool removeUnlistedContainers = false)
     {
         var wanted = new Dictionary<string, IEnumerable<DesiredRule>>();
         foreach (NetworkRules n in networks)
             wanted[NetworkTag(n)] = NetworkRules(n, NetworkTag(n));
         foreach (ContainerPorts c in containers)
             wanted[ContainerTag(c.ContainerId)] = ContainerRules(c);
-        Sync(withBase: true, wanted);
+        Sync(withBase: true, wanted, removeUnlistedContainers);
     }
 
     public void RemoveIfUnused()
@@ -123,7 +123,7 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
         return c.Ports.SelectMany(m => MappingRules(c, m, tag)).Distinct().ToList();
     }
 
-    private void Sync(bool withBase, Dictionary<string, IEnumerable<DesiredRule>> wantedByTag)
+    private void Sync(bool withBase, Dictionary<string, IEnumerable<DesiredRule>> wantedByTag, bool removeUnlistedContainers = false)
     {
         // Materialise (and so validate) everything before taking the lock or reading the ruleset.
         Dictionary<string, List<DesiredRule>> wanted = wantedByTag.ToDictionary(w => w.Key, w => w.Value.ToList());
@@ -132,6 +132,11 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
 
         using FileLock _ = FileLock.Acquire(LockPath);
         RuleSnapshot snapshot = Read();
+        if (removeUnlistedContainers)
+        {
+            foreach (string tag in snapshot.Rules.Select(r => r.Tag).Where(t => t.StartsWith(ContainerTagPrefix, StringComparison.Ordinal)))
+                wanted.TryAdd(tag, []);
+        }
 
         var createChains = new List<(string, string)>();
         if (withBase)

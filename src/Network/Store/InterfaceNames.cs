@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace MiniDocker.Network;
@@ -15,21 +14,13 @@ public static class InterfaceNames
     public static string DefaultBridge(string network, int attempt = 0) => "mdk-" + Hash8("bridge", network, attempt);
 
     /// <summary>
-    /// Host end of a container's veth: "mdk" + 8 hex digits of SHA-256 over (container id, network, attempt).
+    /// Host end of a container's veth: "mdk" + 8 hex digits of a stable hash over (container id, network, attempt).
     /// 32 bits alone do not rule out a collision (about 1 in 10^4 with 1000 endpoints), so the store calls this
     /// under its lock with attempt 0, 1, 2... until the name is not used by any persisted endpoint: uniqueness is
     /// checked, the hash only makes the first try nearly always succeed and keeps names stable across restarts.
     /// </summary>
     public static string HostVeth(string containerId, string network, int attempt = 0) =>
         "mdk" + Hash8("veth", containerId + "\0" + network, attempt);
-
-    /// <summary>The temporary host-namespace name of a veth's container end: "mdc" + the host end's hash digits.</summary>
-    public static string ContainerTempVeth(string hostVeth)
-    {
-        if (!hostVeth.StartsWith("mdk", StringComparison.Ordinal) || hostVeth.Length != 11)
-            throw new ArgumentException($"'{hostVeth}' is not a host veth name made by HostVeth", nameof(hostVeth));
-        return "mdc" + hostVeth[3..];
-    }
 
     /// <summary>1-15 bytes of [a-zA-Z0-9_.-]: what the kernel accepts (no '/', ':', whitespace) and our scripts can quote.</summary>
     public static bool IsValid(string name) =>
@@ -40,6 +31,19 @@ public static class InterfaceNames
     private static string Hash8(string purpose, string input, int attempt)
     {
         string material = attempt == 0 ? $"{purpose}\0{input}" : $"{purpose}\0{input}\0{attempt}";
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(material)))[..8];
+        return Hex8(material);
+    }
+
+    /// <summary>
+    /// 8 hex digits of FNV-1a (64-bit, folded): stable across processes, unlike string.GetHashCode, and no
+    /// cryptography, because SHA-256 would load libssl and libcrypto (3.5 MB) into every container's monitor. Names
+    /// only need spreading; uniqueness is checked by the store.
+    /// </summary>
+    public static string Hex8(string text)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (byte b in Encoding.UTF8.GetBytes(text))
+            hash = (hash ^ b) * 1099511628211;
+        return ((uint)(hash ^ (hash >> 32))).ToString("x8");
     }
 }

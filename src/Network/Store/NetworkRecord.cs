@@ -26,12 +26,4 @@ public sealed record EndpointRecord(
     string ContainerIfName,
     IPAddress IP,
     string MAC,
-    IReadOnlyList<PortMapping> Ports)
-{
-    /// <summary>
-    /// Name of the container end while it still lives in the host namespace, before it is moved into the
-    /// container and renamed to <see cref="ContainerIfName"/>. It shares the unique suffix of <see cref="HostVeth"/>,
-    /// so two containers being set up at once never race for the same temporary name.
-    /// </summary>
-    public string ContainerTempVeth => InterfaceNames.ContainerTempVeth(HostVeth);
-}
+    IReadOnlyList<PortMapping> Ports);

@@ -46,7 +46,7 @@ public sealed class NetworkStore
         _ipam = new Ipam(stateRoot);
         string full = Path.GetFullPath(stateRoot).TrimEnd('/');
         DefaultBridge = full == DefaultStateRoot ? DefaultBridgeName
-            : "mdk0-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(full)))[..8];
+            : "mdk0-" + InterfaceNames.Hex8(full);
     }
 
     /// <summary>

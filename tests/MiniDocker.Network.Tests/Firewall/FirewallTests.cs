@@ -292,6 +292,22 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public void Reconcile_CanRemoveUnlistedContainersInTheSameBatch(string backend)
+    {
+        using var ns = new Netns("mdkfw-");
+        IFirewall firewall = Firewalls.Create(backend, ns.Path);
+        string kept = NewContainerId(), orphan = NewContainerId(), added = NewContainerId();
+        firewall.AddContainer(Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")));
+        firewall.AddContainer(Container(orphan, 3, new PortMapping(null, 8081, 80, "tcp")));
+
+        firewall.Reconcile([Network], [Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")),
+            Container(added, 4, new PortMapping(null, 8082, 80, "udp"))], removeUnlistedContainers: true);
+
+        Assert.Equal(new[] { kept[..12], added[..12] }.Order(), firewall.TaggedContainers());
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public void Reconcile_LeavesUnlistedContainersForTheCallersSweep(string backend)
     {
         using var ns = new Netns("mdkfw-");

@@ -234,7 +234,6 @@ public sealed class NetworkStoreTests : IDisposable
         Assert.Equal("02:42:0a:14:00:05", endpoint.MAC);
         Assert.Equal("eth0", endpoint.ContainerIfName);
         Assert.Equal(InterfaceNames.HostVeth("abcdef0123456789", "web"), endpoint.HostVeth);
-        Assert.Equal("mdc" + endpoint.HostVeth[3..], endpoint.ContainerTempVeth);
 
         EndpointRecord reread = Assert.Single(new NetworkStore(_root.Path).Endpoints("web"));
         Assert.Equal(endpoint.HostVeth, reread.HostVeth);
