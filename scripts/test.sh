@@ -12,7 +12,7 @@ for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "== $name"
   set +e
-  dotnet test "$project" --nologo -v quiet --logger "trx;LogFileName=$name.trx" --results-directory "$results" 2>&1 | tee "$results/$name.log" | grep -vE '^\s*$'
+  dotnet test "$project" --nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results" 2>&1 | tee "$results/$name.log" | grep -vE '^\s*$'
   status=${PIPESTATUS[0]}
   set -e
   [ "$status" = 0 ] || rc=1

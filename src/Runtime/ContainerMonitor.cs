@@ -90,13 +90,14 @@ public static class ContainerMonitor
         catch (Exception e)
         {
             int code = e is ContainerException ce ? ce.ExitCode : ExitCodes.RuntimeError;
+            // A container that never ran is not left behind, as with a foreground run; one that ran before keeps its
+            // record and the error. One being stopped or removed is left to the command doing that. Removed before
+            // the error is reported: the CLI exits on the report, and the user must not see a half-made container.
+            if (owner is not null && store.LoadState(id) is { StartedAt: null, StopRequested: false }) store.Delete(id);
             if (!reported)
             {
                 try { reporter.Send($"{SyncMessage.Error} {code} {e.Message}"); } catch (SyscallException) { }
             }
-            // A container that never ran is not left behind, as with a foreground run; one that ran before keeps its
-            // record and the error. One being stopped or removed is left to the command doing that.
-            if (owner is not null && store.LoadState(id) is { StartedAt: null, StopRequested: false }) store.Delete(id);
             return code;
         }
         finally
