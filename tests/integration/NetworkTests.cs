@@ -285,6 +285,20 @@ public abstract class NetworkTests(string firewall) : IDisposable
         Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
     }
 
+    [Fact]
+    public void Publish_all_maps_the_images_exposed_ports()
+    {
+        var import = Md("image", "import", "-c", "EXPOSE 80 81/udp", MiniDocker.BusyboxTar, "exposing");
+        Assert.Equal(0, import.ExitCode);
+        CreateNetwork(Net, Subnet);
+        int fixedPort = FreePort();
+        RunDetached("--name", "all", "--net", Net, "-P", "-p", $"{fixedPort}:81/udp", "exposing", "sleep", "60");
+        var lines = Md("port", "all").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Contains($"81/udp -> 0.0.0.0:{fixedPort}", lines);
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^80/tcp -> 0\.0\.0\.0:\d+$"));
+    }
+
     private static bool PortFree(int port)
     {
         try { var l = new TcpListener(IPAddress.Any, port); l.Start(); l.Stop(); return true; }

@@ -21,6 +21,7 @@ public static class RunCommand
     { Description = "Connect to a network: a network name, \"bridge\" (default), \"none\" or \"host\"" };
     private static readonly Option<string?> Ip = new("--ip") { Description = "IPv4 address on the network" };
     private static readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a port: [IP:][HOST:]CTR[/PROTO]" };
+    private static readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish every port the image exposes on a free host port" };
     private static readonly Option<string?> Restart = new("--restart")
     { Description = "Restart policy of a detached container: no, on-failure[:max-retries] or always" };
     private static readonly Argument<string> Image = new("IMAGE");
@@ -30,12 +31,19 @@ public static class RunCommand
     {
         var command = new Command("run", "Create and run a new container from an image")
         {
-            Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish,
+            Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
             Restart, Image, CommandArgs,
         };
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
         return command;
+    }
+
+    /// <summary>-p as given, plus with -P each exposed port ("80/tcp") that no -p already maps, on a free host port.</summary>
+    private static List<string> PortsToPublish(string[] explicitSpecs, string[] exposed)
+    {
+        var mapped = MiniDocker.Network.PortSpec.ParseAll(explicitSpecs).Select(m => $"{m.ContainerPort}/{m.Protocol}").ToHashSet();
+        return explicitSpecs.Concat(exposed.Where(e => !mapped.Contains(e))).ToList();
     }
 
     private static int Handle(ParseResult p)
@@ -58,7 +66,7 @@ public static class RunCommand
             AutoRemove = p.GetValue(Remove),
             NetworkMode = p.GetValue(Network) ?? "bridge",
             Ip = p.GetValue(Ip),
-            Publish = (p.GetValue(Publish) ?? []).ToList(),
+            Publish = PortsToPublish(p.GetValue(Publish) ?? [], p.GetValue(PublishAll) ? image.Config.ExposedPorts : []),
             Restart = p.GetValue(Restart),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,

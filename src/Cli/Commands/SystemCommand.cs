@@ -18,6 +18,9 @@ public static class SystemCommand
                 if (Console.ReadLine()?.Trim().ToLowerInvariant() is not ("y" or "yes")) return 0;
             }
             var result = LifecycleVerbs.WithHooks(p).Prune();
+            // What no container record points to any more (a run killed before its directory was written, a state
+            // root edited by hand): endpoints, addresses and rules of containers that do not exist.
+            Globals.Networks(p).Reconcile();
             if (result.Removed.Count > 0)
             {
                 Console.WriteLine("Deleted Containers:");
