@@ -101,22 +101,7 @@ public static class ContainerExec
         {
             (reportFd, SyncMessage.InitReportFd), (commandFd, SyncMessage.InitCommandFd), (container.PidFd, ExecInit.ContainerPidFd),
         };
-        var env = Environment.GetEnvironmentVariables().Keys.Cast<string>()
-            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
-        int pid = 0;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}");
-                pid = Spawn.Start(path, argv, env, fdMap, newSession: false);
-            }
-            catch (Exception ex) { error = ex; }
-        }, maxStackSize: 256 * 1024);
-        thread.Start();
-        thread.Join();
-        if (error is not null) throw new ContainerException($"exec: cannot enter the container: {error.Message}", ExitCodes.RuntimeError, error);
-        return pid;
+        return Spawn.InNamespaces(() => Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}"),
+            path, argv, fdMap, "exec: cannot enter the container");
     }
 }

@@ -22,8 +22,7 @@ public static class ContainerMonitor
         using var devNull = Fd.Open("/dev/null", O_RDWR);
         var (path, argv) = SelfExe.Command();
         argv.AddRange(["--root", stateRoot, "monitor", config.Id]);
-        var env = Environment.GetEnvironmentVariables().Keys.Cast<string>()
-            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
+        var env = Spawn.HostEnvironment();
         using (reportWrite)
             Spawn.Start(path, argv, env, [(devNull.Value, 0), (devNull.Value, 1), (devNull.Value, 2), (reportWrite.Value, ReportFd)], newSession: true);
         using (reportRead)

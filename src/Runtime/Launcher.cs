@@ -85,11 +85,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         File.WriteAllText(Path.Combine(dir, "resolv.conf"), ResolvConf.FromHost());
     }
 
-    /// <summary>
-    /// unshare() on a dedicated thread, then posix_spawn from it: namespaces are per thread, so the rest of this
-    /// process stays in the host's, and the child is PID 1 of the new PID namespace. The thread does nothing else
-    /// and then ends; no managed code runs in the child.
-    /// </summary>
+    /// <summary>The init, spawned into fresh namespaces (see <see cref="Spawn.InNamespaces"/>).</summary>
     private static int SpawnInit(ContainerConfig config, string dir, Stdio stdio, int reportFd, int commandFd)
     {
         int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
@@ -100,24 +96,8 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         if (stdio.In is int i) fdMap.Add((i, 0));
         if (stdio.Out is int o) fdMap.Add((o, 1));
         if (stdio.Err is int e) fdMap.Add((e, 2));
-        var env = Environment.GetEnvironmentVariables().Keys.Cast<string>()
-            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
-
-        int pid = 0;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                Check(unshare(flags), "unshare");
-                pid = Spawn.Start(path, argv, env, fdMap, newSession: false);
-            }
-            catch (Exception ex) { error = ex; }
-        }, maxStackSize: 256 * 1024);
-        thread.Start();
-        thread.Join();
-        if (error is not null) throw new ContainerException($"cannot create the container's namespaces: {error.Message}", ExitCodes.RuntimeError, error);
-        return pid;
+        return Spawn.InNamespaces(() => Check(unshare(flags), "unshare"), path, argv, fdMap,
+            "cannot create the container's namespaces");
     }
 
     private static void ExpectMounted(SyncChannel channel, int pid)

@@ -10,6 +10,38 @@ namespace MiniDocker.Runtime.Native;
 /// </summary>
 internal static unsafe class Spawn
 {
+    /// <summary>This process's environment as "K=V" strings, for re-executing minidocker in another role.</summary>
+    public static List<string> HostEnvironment() =>
+        Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Select(k => $"{k}={Environment.GetEnvironmentVariable(k)}").ToList();
+
+    /// <summary>
+    /// Runs <paramref name="enterNamespaces"/> (unshare or setns) and then posix_spawn on a dedicated thread that
+    /// does nothing else and then ends: namespaces are per thread, so the rest of this process stays in the host's,
+    /// and the child starts in the new ones (PID 1 of a new PID namespace). A thread whose PID namespace for
+    /// children differs must not create threads, which is why nothing else runs there.
+    /// </summary>
+    public static int InNamespaces(Action enterNamespaces, string path, IReadOnlyList<string> argv,
+        IReadOnlyList<(int From, int To)> fdMap, string failure)
+    {
+        var env = HostEnvironment();
+        int pid = 0;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                enterNamespaces();
+                pid = Start(path, argv, env, fdMap, newSession: false);
+            }
+            catch (Exception ex) { error = ex; }
+        }, maxStackSize: 256 * 1024);
+        thread.Start();
+        thread.Join();
+        if (error is not null) throw new ContainerException($"{failure}: {error.Message}", ExitCodes.RuntimeError, error);
+        return pid;
+    }
+
     /// <param name="fdMap">pairs (source fd in this process, fd number in the child); every other fd is CLOEXEC in .NET.</param>
     public static int Start(string path, IReadOnlyList<string> argv, IReadOnlyList<string> envp,
         IReadOnlyList<(int From, int To)> fdMap, bool newSession)
