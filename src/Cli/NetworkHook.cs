@@ -25,6 +25,8 @@ public sealed class NetworkHook(NetworkManager networks) : IContainerHook
     public void Stopped(ContainerContext context)
     {
         if (context.Config.NetworkMode is "host" or "none") return;
-        networks.Disconnect(context.Config.Id);
+        // Pid 0: called by recovery or `rm` for a container whose process is not ours to have reaped; delete the veth
+        // explicitly there. Otherwise the runtime reaped PID 1 and the namespace dies with it.
+        networks.Disconnect(context.Config.Id, namespaceGone: context.Pid != 0);
     }
 }

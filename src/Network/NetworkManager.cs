@@ -123,10 +123,14 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
 
     /// <summary>Undoes <see cref="Connect"/> on every network; idempotent, also after a crash (the veth may already
     /// be gone with the namespace, the endpoint record may be missing).</summary>
-    public void Disconnect(string containerId)
+    /// <param name="namespaceGone">the container's processes are all gone (its PID 1 was reaped), so its network
+    /// namespace is being destroyed and the kernel deletes the veth pair with it. Deleting it ourselves would only
+    /// wait for the same RCU grace period (15-20 ms, the bulk of a CNI DEL); the address is not handed out again
+    /// at once either, since IPAM allocates round-robin.</param>
+    public void Disconnect(string containerId, bool namespaceGone = false)
     {
         var endpoints = _store.Endpoints(null).Where(e => e.ContainerId == containerId).ToList();
-        foreach (var endpoint in endpoints) Release(endpoint.Network, containerId, endpoint);
+        foreach (var endpoint in endpoints) Release(endpoint.Network, containerId, endpoint, deleteVeth: !namespaceGone);
         foreach (var network in _store.List().Where(n => endpoints.All(e => e.Network != n.Name)))
             _ipam.Release(network.Name, containerId);
     }
@@ -137,14 +141,14 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// removed here. The veth goes before the address, so a freed name or address is never reused while the old
     /// interface still exists.
     /// </summary>
-    private void Release(string network, string containerId, EndpointRecord? endpoint)
+    private void Release(string network, string containerId, EndpointRecord? endpoint, bool deleteVeth = true)
     {
         using (LockRules())
         {
             _store.Detach(network, containerId);
             if (endpoint is null || endpoint.Ports.Count > 0) firewall.RemoveContainer(containerId);
         }
-        if (endpoint is not null) BridgeDriver.Detach(endpoint.HostVeth);
+        if (endpoint is not null && deleteVeth) BridgeDriver.Detach(endpoint.HostVeth);
         _ipam.Release(network, containerId);
     }
 

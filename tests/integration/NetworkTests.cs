@@ -81,10 +81,20 @@ public abstract class NetworkTests(string firewall) : IDisposable
 
     private string[] NewVeths() => HostVeths().Where(v => !_vethsBefore.Contains(v)).ToArray();
 
+    /// <summary>A container's veth pair goes with its network namespace, which the kernel destroys in the
+    /// background once the last process is gone: give it the moment it takes.</summary>
+    private string[] NewVethsSettled(int expected = 0)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        string[] left;
+        while ((left = NewVeths()).Length > expected && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        return left;
+    }
+
     /// <summary>What the host holds for this state root's containers: veths, addresses, endpoints, rules.</summary>
     private void AssertNothingLeftFor(string net)
     {
-        Assert.Empty(NewVeths());
+        Assert.Empty(NewVethsSettled());
         string ipam = Path.Combine(_md.Root, "networks", "ipam", net + ".json");
         if (File.Exists(ipam)) Assert.DoesNotContain("\"10.", File.ReadAllText(ipam).Split("Allocations")[1]);
         string endpoints = Path.Combine(_md.Root, "networks", "endpoints", net);
@@ -342,7 +352,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
             Assert.Contains($"port {busy}/tcp is already allocated", r.Stderr);
         }
         finally { listener.Stop(); }
-        Assert.Single(NewVeths());
+        Assert.Single(NewVethsSettled(1));
         Md("rm", "-f", "first");
         AssertNothingLeftFor(Net);
     }
