@@ -449,8 +449,15 @@ public abstract class NetworkTests(string firewall) : IDisposable
         CreateNetwork(Net, Subnet);
         int port = FreePort();
         WebServer("web", "--net", Net, "-p", $"{port}:80");
-        if (firewall == "iptables") Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
-        else Assert.Equal(0, Sh.Try("nft", "flush", "chain", "ip", "minidocker", "MINIDOCKER").Code);
+        // What `iptables -t nat -F` does to our part, done to our rules only: the jump from PREROUTING and the
+        // DNAT chain's rules are gone.
+        if (firewall == "iptables")
+        {
+            Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL",
+                "-m", "comment", "--comment", "minidocker:base", "-j", "MINIDOCKER").Code);
+            Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
+        }
+        else Assert.Equal(0, Sh.Try("nft", "flush", "table", "ip", "minidocker").Code);
         Assert.Equal(0, Md("run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true").ExitCode);
         Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
     }

@@ -34,6 +34,20 @@ public interface IFirewall
     void AddContainer(ContainerPorts c);
 
     /// <summary>
+    /// Adds the rules of a container that has none yet (a fresh attachment) in one batch, without reading the
+    /// ruleset, so its cost does not grow with the number of containers. Throws when our chains are missing (someone
+    /// deleted them): the caller then falls back to <see cref="Reconcile"/>.
+    /// </summary>
+    void AppendContainer(ContainerPorts c);
+
+    /// <summary>
+    /// Whether our jumps from the kernel's chains (nat PREROUTING, filter FORWARD) are in place, read from those two
+    /// chains only: cheap whatever the number of containers. A table flushed by someone (`iptables -t nat -F`) loses
+    /// them, and the caller then restores everything with <see cref="Reconcile"/>.
+    /// </summary>
+    bool IsHookedIn();
+
+    /// <summary>
     /// Deletes exactly the rules tagged for this container, leaving every other rule intact. Takes the full id or
     /// the 12-character form that <see cref="TaggedContainers"/> returns.
     /// </summary>

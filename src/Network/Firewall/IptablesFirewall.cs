@@ -30,6 +30,10 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     // Rule texts below are written exactly as iptables-save prints them (option order, "-m tcp" after "-p tcp",
     // "/32" on single addresses), because Sync compares them with the saved rules to find what is missing.
 
+    public override bool IsHookedIn() =>
+        Tools.RunUnchecked("iptables", ["-t", Nat, "-S", "PREROUTING"]).Output.Contains(BaseTag, StringComparison.Ordinal)
+        && Tools.RunUnchecked("iptables", ["-t", Filter, "-S", "FORWARD"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+
     protected override IEnumerable<DesiredRule> BaseRules()
     {
         string comment = Comment(BaseTag);

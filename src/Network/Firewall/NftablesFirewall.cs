@@ -42,6 +42,10 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     // order), because Sync compares them with the listed rules to find what is missing. The iptables backend
     // explains the purpose of each rule.
 
+    public override bool IsHookedIn() =>
+        Tools.RunUnchecked("nft", ["list", "chain", "ip", Table, "prerouting"]).Output.Contains(BaseTag, StringComparison.Ordinal)
+        && Tools.RunUnchecked("nft", ["list", "chain", "ip", Table, "forward"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+
     protected override IEnumerable<DesiredRule> BaseRules()
     {
         string comment = Comment(BaseTag);

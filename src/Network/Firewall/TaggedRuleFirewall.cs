@@ -70,6 +70,15 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     public void AddContainer(ContainerPorts c) =>
         Sync(withBase: true, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(c.ContainerId)] = ContainerRules(c) });
 
+    public void AppendContainer(ContainerPorts c)
+    {
+        var rules = ContainerRules(c).ToList();
+        using FileLock _ = FileLock.Acquire(LockPath);
+        Apply(new RulePlan([], [], rules));
+    }
+
+    public abstract bool IsHookedIn();
+
     public void RemoveContainer(string containerId) =>
         Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(containerId)] = [] });
 

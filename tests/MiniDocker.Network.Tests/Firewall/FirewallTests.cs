@@ -292,6 +292,26 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public void AppendContainer_AddsTheSameRulesAsAddContainer_AndFailsWithoutOurChains(string backend)
+    {
+        using var ns = new Netns("mdkfw-");
+        IFirewall firewall = Firewalls.Create(backend, ns.Path);
+        string appended = NewContainerId(), added = NewContainerId();
+        var ports = new PortMapping(null, 8080, 80, "tcp");
+        Assert.Throws<NetworkException>(() => firewall.AppendContainer(Container(appended, 2, ports)));
+        Assert.False(firewall.IsHookedIn());
+
+        firewall.EnsureNetwork(Network);
+        Assert.True(firewall.IsHookedIn());
+        firewall.AppendContainer(Container(appended, 2, ports));
+        firewall.AddContainer(Container(added, 3, ports with { HostPort = 8081 }));
+        List<string> rules = Listing(backend, ns);
+        Assert.Equal(CountTagged(rules, CtrTag(added)), CountTagged(rules, CtrTag(appended)));
+        Assert.True(CountTagged(rules, CtrTag(appended)) >= 3);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public void Reconcile_CanRemoveUnlistedContainersInTheSameBatch(string backend)
     {
         using var ns = new Netns("mdkfw-");
