@@ -153,7 +153,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         using (LockRules())
         {
             _store.Detach(network, containerId);
-            if (endpoint is null || endpoint.Ports.Count > 0) firewall.RemoveContainer(containerId);
+            if (endpoint is null) firewall.RemoveContainer(containerId);
+            else if (endpoint.Ports.Count > 0)
+                firewall.RemoveContainer(new ContainerPorts(containerId, network, BridgeOf(network), endpoint.IP, endpoint.Ports));
         }
         if (endpoint is not null && deleteVeth) BridgeDriver.Detach(endpoint.HostVeth);
         _ipam.Release(network, containerId);
@@ -198,6 +200,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         using var nl = Netlink.RtNetlink.Open();
         return nl.GetLink(bridge) is not null;
     }
+
+    private string BridgeOf(string network) => _store.Find(network)?.Bridge ?? "";
 
     private FileLock LockRules() => FileLock.Acquire(Path.Combine(stateRoot, "networks", ".rules.lock"));
 

@@ -41,11 +41,18 @@ public interface IFirewall
     void AppendContainer(ContainerPorts c);
 
     /// <summary>
-    /// Whether our jumps from the kernel's chains (nat PREROUTING, filter FORWARD) are in place, read from those two
-    /// chains only: cheap whatever the number of containers. A table flushed by someone (`iptables -t nat -F`) loses
-    /// them, and the caller then restores everything with <see cref="Reconcile"/>.
+    /// Whether our jump from nat PREROUTING is in place, read from that chain only: cheap whatever the number of
+    /// containers. A nat table flushed by someone (`iptables -t nat -F`) loses it, and the caller then restores
+    /// everything with <see cref="Reconcile"/> (`network reconcile` repairs any other damage).
     /// </summary>
     bool IsHookedIn();
+
+    /// <summary>
+    /// Deletes the rules <paramref name="c"/> was published with. The iptables backend deletes them by their spec in
+    /// one batch without reading the ruleset; if any is missing (or with nftables, which deletes by handle) they are
+    /// found by their tag as in <see cref="RemoveContainer(string)"/>.
+    /// </summary>
+    void RemoveContainer(ContainerPorts c);
 
     /// <summary>
     /// Deletes exactly the rules tagged for this container, leaving every other rule intact. Takes the full id or

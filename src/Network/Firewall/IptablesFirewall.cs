@@ -31,8 +31,9 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     // "/32" on single addresses), because Sync compares them with the saved rules to find what is missing.
 
     public override bool IsHookedIn() =>
-        Tools.RunUnchecked("iptables", ["-t", Nat, "-S", "PREROUTING"]).Output.Contains(BaseTag, StringComparison.Ordinal)
-        && Tools.RunUnchecked("iptables", ["-t", Filter, "-S", "FORWARD"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+        Tools.RunUnchecked("iptables", ["-t", Nat, "-S", "PREROUTING"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+
+    protected override bool DeletesBySpec => true;
 
     protected override IEnumerable<DesiredRule> BaseRules()
     {

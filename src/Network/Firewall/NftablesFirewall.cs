@@ -43,8 +43,7 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     // explains the purpose of each rule.
 
     public override bool IsHookedIn() =>
-        Tools.RunUnchecked("nft", ["list", "chain", "ip", Table, "prerouting"]).Output.Contains(BaseTag, StringComparison.Ordinal)
-        && Tools.RunUnchecked("nft", ["list", "chain", "ip", Table, "forward"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+        Tools.RunUnchecked("nft", ["list", "chain", "ip", Table, "prerouting"]).Output.Contains(BaseTag, StringComparison.Ordinal);
 
     protected override IEnumerable<DesiredRule> BaseRules()
     {

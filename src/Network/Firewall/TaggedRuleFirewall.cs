@@ -79,6 +79,26 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
 
     public abstract bool IsHookedIn();
 
+    /// <summary>Whether <see cref="Apply"/> can delete a rule by its text (iptables' -D CHAIN SPEC), not only by a
+    /// reference read from the ruleset.</summary>
+    protected virtual bool DeletesBySpec => false;
+
+    public void RemoveContainer(ContainerPorts c)
+    {
+        if (DeletesBySpec)
+        {
+            try
+            {
+                var rules = ContainerRules(c).Select(r => new PresentRule(r.Table, r.Chain, r.Tag, r.Text, r.Text)).ToList();
+                using FileLock _ = FileLock.Acquire(LockPath);
+                Apply(new RulePlan([], rules, []));
+                return;
+            }
+            catch (NetworkException) { /* some were gone already (a flush, a reconcile), or the network is: find the rest by tag */ }
+        }
+        RemoveContainer(c.ContainerId);
+    }
+
     public void RemoveContainer(string containerId) =>
         Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(containerId)] = [] });
 

@@ -312,6 +312,28 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public void RemoveContainerByItsPorts_DeletesExactlyItsRules_EvenWhenSomeAreGone(string backend)
+    {
+        using var ns = new Netns("mdkfw-");
+        IFirewall firewall = Firewalls.Create(backend, ns.Path);
+        firewall.EnsureNetwork(Network);
+        string gone = NewContainerId(), kept = NewContainerId(), partial = NewContainerId();
+        var goneC = Container(gone, 2, new PortMapping(null, 8080, 80, "tcp"), new PortMapping(null, 8081, 81, "udp"));
+        firewall.AppendContainer(goneC);
+        firewall.AppendContainer(Container(kept, 3, new PortMapping(null, 8082, 80, "tcp")));
+        var partialC = Container(partial, 4, new PortMapping(null, 8083, 80, "tcp"));
+        firewall.AppendContainer(partialC);
+
+        firewall.RemoveContainer(goneC);
+        // A container whose rules were changed behind our back: the batch fails, the tag finds what is left.
+        firewall.RemoveContainer(partialC with { Ports = [new PortMapping(null, 9999, 80, "tcp")] });
+
+        Assert.Equal([kept[..12]], firewall.TaggedContainers());
+        Assert.Equal(7, CountTagged(Listing(backend, ns), $"minidocker:net:{NetworkName}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public void Reconcile_CanRemoveUnlistedContainersInTheSameBatch(string backend)
     {
         using var ns = new Netns("mdkfw-");
