@@ -40,7 +40,7 @@ public static class Globals
                 .Select(kv => kv[1].Trim()).LastOrDefault()
             : null;
         string? choice = p.GetValue(Firewall) ?? Environment.GetEnvironmentVariable("MINIDOCKER_FIREWALL") ?? saved;
-        var firewall = Network.Firewalls.Create(string.IsNullOrEmpty(choice) ? null : choice);
+        var firewall = Network.Firewalls.Create(string.IsNullOrEmpty(choice) ? null : choice, scope: NetworkStore.ScopeOf(root));
         if (saved is null) File.AppendAllText(configFile, $"firewall={firewall.Name}\n");
         var containers = Path.Combine(root, "containers");
         return new NetworkManager(root, firewall,

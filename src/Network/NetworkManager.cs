@@ -188,6 +188,14 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         // its rules): otherwise a sync that listed the record before could bring the rules back after.
         using var _ = LockRules();
         var networks = _store.List();
+        if (networks.Count == 0)
+        {
+            // Nothing of this root needs rules: sweep what its vanished containers left, and let the shared skeleton
+            // go if no other root uses it either.
+            foreach (var tag in firewall.TaggedContainers()) firewall.RemoveContainer(tag);
+            firewall.RemoveIfUnused();
+            return;
+        }
         var bridges = networks.ToDictionary(n => n.Name, n => n.Bridge);
         firewall.Reconcile(networks.Select(Rules).ToList(),
             _store.Endpoints(null).Where(e => e.Ports.Count > 0)

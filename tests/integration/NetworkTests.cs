@@ -76,8 +76,11 @@ public abstract class NetworkTests(string firewall) : IDisposable
     private static string FirewallRules() =>
         Sh.Try("iptables-save").Out + Sh.Try("nft", "list", "table", "ip", "minidocker").Out;
 
+    /// <summary>The short ids of containers with rules on the host (any state root: a tag reads
+    /// minidocker:ctr:[SCOPE:]ID12).</summary>
     private static IEnumerable<string> ContainerTags() =>
-        System.Text.RegularExpressions.Regex.Matches(FirewallRules(), "minidocker:ctr:[0-9a-f]{12}").Select(m => m.Value).Distinct();
+        System.Text.RegularExpressions.Regex.Matches(FirewallRules(), "minidocker:ctr:(?:[0-9a-f]{8}:)?([0-9a-f]{12})")
+            .Select(m => m.Groups[1].Value).Distinct();
 
     private string[] NewVeths() => HostVeths().Where(v => !_vethsBefore.Contains(v)).ToArray();
 
@@ -126,8 +129,22 @@ public abstract class NetworkTests(string firewall) : IDisposable
 
         Assert.Equal(0, Md("rm", "-f", "sleeper").ExitCode);
         Assert.Equal(0, Md("network", "rm", Net).ExitCode);
+        Assert.DoesNotContain(Net, FirewallRules());
         Assert.DoesNotContain(Net, Md("network", "ls").Stdout);
         Assert.DoesNotContain($"10.231.{_octet}.", Sh.Run("ip", "-o", "addr"));
+    }
+
+    [Fact]
+    public void A_root_without_networks_leaves_no_rules_behind()
+    {
+        // The chains are shared by every state root on the host: only when no root has rules may they go.
+        bool othersUseThem = FirewallRules().Contains("minidocker:base");
+        Assert.Equal(0, Md("system", "prune", "-f").ExitCode);
+        Assert.Equal(0, Md("network", "reconcile").ExitCode);
+        CreateNetwork(Net, Subnet);
+        Assert.Equal(0, Md("network", "rm", Net).ExitCode);
+        if (!othersUseThem) Assert.DoesNotContain("minidocker", FirewallRules(), StringComparison.OrdinalIgnoreCase);
+        else Assert.DoesNotContain(Net, FirewallRules());
     }
 
     [Theory]
@@ -392,7 +409,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
         Assert.Equal(2, NewVeths().Length);
         Md("rm", "-f", "w");
         // Exactly w's rules went: the other container still answers.
-        Assert.Equal([$"minidocker:ctr:{kept[..12]}"], ContainerTags().Except(_tagsBefore));
+        Assert.Equal([kept[..12]], ContainerTags().Except(_tagsBefore));
         Assert.Equal(kept[..12] + "\n", Fetch($"http://127.0.0.1:{keptPort}/"));
         Md("rm", "-f", "kept");
         AssertNothingLeftFor(Net);
@@ -410,7 +427,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
         foreach (var key in new[] { "monitorPid", "pid" })
             Sh.Try("kill", "-9", state.GetProperty(key).GetInt32().ToString());
         Directory.Delete(dir, recursive: true);
-        Assert.Contains("minidocker:ctr:" + id[..12], FirewallRules());
+        Assert.Contains(id[..12], ContainerTags());
 
         Assert.Equal(0, Md("network", "reconcile").ExitCode);
         AssertNothingLeftFor(Net);

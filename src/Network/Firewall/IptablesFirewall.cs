@@ -17,7 +17,7 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     public const string Isolation1Chain = "MINIDOCKER-ISOLATION-1";
     public const string Isolation2Chain = "MINIDOCKER-ISOLATION-2";
 
-    public IptablesFirewall(string? netnsPath) : base(netnsPath) { }
+    public IptablesFirewall(string? netnsPath, string scope = "") : base(netnsPath, scope) { }
 
     public override string Name => "iptables";
 

@@ -28,7 +28,7 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
         ["forward"] = "type filter hook forward priority filter; policy accept;",
     };
 
-    public NftablesFirewall(string? netnsPath) : base(netnsPath) { }
+    public NftablesFirewall(string? netnsPath, string scope = "") : base(netnsPath, scope) { }
 
     public override string Name => "nftables";
 

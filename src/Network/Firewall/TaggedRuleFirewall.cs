@@ -42,7 +42,25 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     // concurrent "run"s must not both add the missing skeleton), which each take milliseconds.
     private const string LockPath = "/run/minidocker/firewall.lock";
 
-    protected TaggedRuleFirewall(string? netnsPath) => Tools = new ToolRunner(netnsPath);
+    protected TaggedRuleFirewall(string? netnsPath, string scope)
+    {
+        if (scope.Any(c => !char.IsAsciiLetterOrDigit(c)))
+            throw new ArgumentException($"invalid firewall scope '{scope}'", nameof(scope));
+        Tools = new ToolRunner(netnsPath);
+        _scopePrefix = scope.Length == 0 ? "" : scope + ":";
+    }
+
+    /// <summary>
+    /// "" for the default state root, "SCOPE:" for another: network and container tags read
+    /// minidocker:net:[SCOPE:]NAME and minidocker:ctr:[SCOPE:]ID12. Each root compares and sweeps only the tags of its
+    /// own scope (two roots may both have a network called "bridge"); the skeleton (minidocker:base) is shared.
+    /// </summary>
+    private readonly string _scopePrefix;
+
+    /// <summary>Whether a container tag is this root's: its scope prefix, and for the default root no scope at all.</summary>
+    private bool IsOwnContainerTag(string tag) =>
+        tag.StartsWith(ContainerTagPrefix + _scopePrefix, StringComparison.Ordinal)
+        && !tag[(ContainerTagPrefix.Length + _scopePrefix.Length)..].Contains(':');
 
     public abstract string Name { get; }
 
@@ -126,8 +144,8 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
 
     public IReadOnlyList<string> TaggedContainers() =>
         Read().Rules
-            .Where(r => r.Tag.StartsWith(ContainerTagPrefix, StringComparison.Ordinal))
-            .Select(r => r.Tag[ContainerTagPrefix.Length..])
+            .Where(r => IsOwnContainerTag(r.Tag))
+            .Select(r => r.Tag[(ContainerTagPrefix.Length + _scopePrefix.Length)..])
             .Distinct()
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -163,7 +181,7 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
         RuleSnapshot snapshot = Read();
         if (removeUnlistedContainers)
         {
-            foreach (string tag in snapshot.Rules.Select(r => r.Tag).Where(t => t.StartsWith(ContainerTagPrefix, StringComparison.Ordinal)))
+            foreach (string tag in snapshot.Rules.Select(r => r.Tag).Where(IsOwnContainerTag))
                 wanted.TryAdd(tag, []);
         }
 
@@ -193,18 +211,18 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
             Apply(plan);
     }
 
-    protected static string NetworkTag(NetworkRules n)
+    protected string NetworkTag(NetworkRules n)
     {
         NameRules.ValidateNetworkName(n.Network);
         ValidateInterface(n.Bridge);
-        return NetworkTagPrefix + n.Network;
+        return NetworkTagPrefix + _scopePrefix + n.Network;
     }
 
     /// <summary>The first 12 characters of the id, like Docker's short ids; the id itself is validated so it can go into a script.</summary>
-    protected static string ContainerTag(string containerId)
+    protected string ContainerTag(string containerId)
     {
         NameRules.ValidateContainerId(containerId);
-        return ContainerTagPrefix + containerId[..Math.Min(12, containerId.Length)];
+        return ContainerTagPrefix + _scopePrefix + containerId[..Math.Min(12, containerId.Length)];
     }
 
     /// <summary>The minidocker tag in a listed rule's comment, or "" for a rule that is not ours.</summary>

@@ -23,6 +23,14 @@ public sealed class NetworkStore
     /// without fighting over one bridge.
     /// </summary>
     public string DefaultBridge { get; }
+
+    /// <summary>What tells this state root's host objects from another's: "" for the default root, else 8 hex digits
+    /// of its path (in the default bridge's name and in firewall tags).</summary>
+    public static string ScopeOf(string stateRoot)
+    {
+        string full = Path.GetFullPath(stateRoot).TrimEnd('/');
+        return full == DefaultStateRoot ? "" : InterfaceNames.Hex8(full);
+    }
     public const string BridgeDriver = "bridge";
     public const string BridgeNameOption = "bridge-name";
 
@@ -44,9 +52,8 @@ public sealed class NetworkStore
     {
         _root = Path.Combine(stateRoot, "networks");
         _ipam = new Ipam(stateRoot);
-        string full = Path.GetFullPath(stateRoot).TrimEnd('/');
-        DefaultBridge = full == DefaultStateRoot ? DefaultBridgeName
-            : "mdk0-" + InterfaceNames.Hex8(full);
+        string scope = ScopeOf(stateRoot);
+        DefaultBridge = scope.Length == 0 ? DefaultBridgeName : "mdk0-" + scope;
     }
 
     /// <summary>

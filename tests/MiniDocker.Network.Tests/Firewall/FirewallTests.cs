@@ -312,6 +312,31 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public void RootsSideBySide_KeepTheirSameNamedNetworksAndTheirContainersApart(string backend)
+    {
+        using var ns = new Netns("mdkfw-");
+        IFirewall first = Firewalls.Create(backend, ns.Path), second = Firewalls.Create(backend, ns.Path, scope: "0badcafe");
+        var otherBridge = Network with { Bridge = $"mdkq{_suffix}", Subnet = Subnet.Parse($"10.215.{_octet}.0/24") };
+        string mine = NewContainerId(), theirs = NewContainerId();
+        first.EnsureNetwork(Network);
+        second.EnsureNetwork(otherBridge); // same network name, another root
+        first.AppendContainer(Container(mine, 2, new PortMapping(null, 8080, 80, "tcp")));
+        second.AppendContainer(new ContainerPorts(theirs, otherBridge.Network, otherBridge.Bridge, IPAddress.Parse($"10.215.{_octet}.2"),
+            [new PortMapping(null, 8081, 80, "tcp")]));
+
+        // Each root re-asserts its own state and sweeps containers it does not list: the other's stay.
+        first.Reconcile([Network], [], removeUnlistedContainers: true);
+        second.EnsureNetwork(otherBridge);
+
+        Assert.Empty(first.TaggedContainers());
+        Assert.Equal([theirs[..12]], second.TaggedContainers());
+        List<string> rules = Listing(backend, ns);
+        Assert.Equal(7, CountTagged(rules, $"minidocker:net:{NetworkName}"));
+        Assert.Equal(7, CountTagged(rules, $"minidocker:net:0badcafe:{NetworkName}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public void RemoveContainerByItsPorts_DeletesExactlyItsRules_EvenWhenSomeAreGone(string backend)
     {
         using var ns = new Netns("mdkfw-");
