@@ -106,17 +106,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             {
                 FailPoint.Check("ports");
                 // Appended blind, in one batch: reading the whole ruleset costs in proportion to every container's
-                // rules (iptables-save of 600 rules takes 3x what an empty table does). Then a look at the two
-                // kernel chains we hook into: if a flush took our jumps (or our chains are gone and the append
-                // failed), restore everything, this container included, its endpoint being recorded.
-                bool appended;
-                try
-                {
-                    firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports));
-                    appended = true;
-                }
-                catch (NetworkException) { appended = false; }
-                if (!appended || !firewall.IsHookedIn()) SyncFirewall();
+                // rules (iptables-save of 600 rules takes 3x what an empty table does). The append fails if a flush
+                // took our jump from PREROUTING or our chains are gone: then restore everything, this container
+                // included, its endpoint being recorded.
+                try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports)); }
+                catch (NetworkException) { SyncFirewall(); }
             }
             return new Attachment(network, endpoint);
         }

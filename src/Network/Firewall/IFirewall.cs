@@ -35,8 +35,8 @@ public interface IFirewall
 
     /// <summary>
     /// Adds the rules of a container that has none yet (a fresh attachment) in one batch, without reading the
-    /// ruleset, so its cost does not grow with the number of containers. Throws when our chains are missing (someone
-    /// deleted them): the caller then falls back to <see cref="Reconcile"/>.
+    /// ruleset, so its cost does not grow with the number of containers. Throws when our chains or our jump from nat
+    /// PREROUTING are missing (a flush, a deletion): the caller then falls back to <see cref="Reconcile"/>.
     /// </summary>
     void AppendContainer(ContainerPorts c);
 

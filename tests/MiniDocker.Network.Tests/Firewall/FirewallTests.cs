@@ -308,6 +308,14 @@ public sealed class FirewallTests
         List<string> rules = Listing(backend, ns);
         Assert.Equal(CountTagged(rules, CtrTag(added)), CountTagged(rules, CtrTag(appended)));
         Assert.True(CountTagged(rules, CtrTag(appended)) >= 3);
+
+        // What a flush of the nat table does to us: the jump from PREROUTING is gone, and the next append says so.
+        if (backend == "iptables")
+            ns.Run("iptables", "-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "minidocker:base", "-j", "MINIDOCKER");
+        else
+            ns.Run("nft", "flush", "chain", "ip", "minidocker", "prerouting");
+        Assert.False(firewall.IsHookedIn());
+        Assert.Throws<NetworkException>(() => firewall.AppendContainer(Container(NewContainerId(), 4, ports with { HostPort = 8084 })));
     }
 
     [Theory]
