@@ -33,6 +33,7 @@
 # RUNS=N changes the number of timed runs per command (default 40), SETTLE=S the pause before each (0.2 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 [ -x /usr/lib/cni/bridge ] || apt-get install -y -qq containernetworking-plugins >/dev/null
 md=$PWD/out/minidocker
 [ -x "$md" ] && [ -f out/busybox.tar ] || { echo "attach-vs-cni: run scripts/setup.sh --no-demo first" >&2; exit 1; }
@@ -43,16 +44,6 @@ cni_bridge=mdkcni0
 if ip link show "$cni_bridge" >/dev/null 2>&1; then echo "attach-vs-cni: $cni_bridge already exists; remove it first" >&2; exit 1; fi
 
 # A 10.A.B.0/24 that no host route covers or splits (the host's own 192.0.2.0/24, other test networks).
-free_subnet() {
-  local a=$1 b
-  for _ in $(seq 20); do
-    b=$((RANDOM % 200 + 20))
-    if [ -z "$(ip -4 route show match 10.$a.$b.0/24 | grep -v '^default')$(ip -4 route show root 10.$a.$b.0/24)" ]; then
-      echo "10.$a.$b"; return 0
-    fi
-  done
-  echo "attach-vs-cni: no free 10.$a.x.0/24" >&2; return 1
-}
 
 suffix=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 work=$(mktemp -d /tmp/mdk-bench-attach-XXXXXX)
@@ -146,15 +137,6 @@ cycle() {
   for i in 1 2 3; do once "$1"; once "$2"; done
   : > "$work/$1.us"; : > "$work/$2.us"
   for ((i = 0; i < runs; i++)); do once "$1" "$work/$1.us"; once "$2" "$work/$2.us"; done
-}
-# "median low high" in ms of the microsecond figures on stdin; low..high is the 95% confidence interval of the
-# median from order statistics (ranks n/2 -+ 0.98 sqrt(n)), which assumes nothing about the distribution.
-median_ci() {
-  sort -n | awk '{ v[NR] = $1 } END {
-    n = NR; m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    lo = int(n / 2 - 0.98 * sqrt(n)); hi = int(n / 2 + 1 + 0.98 * sqrt(n)) + 1
-    if (lo < 1) lo = 1; if (hi > n) hi = n
-    printf "%.1f %.1f %.1f", m / 1000, v[lo] / 1000, v[hi] / 1000 }'
 }
 differences() { paste -d' ' "$work/$1.us" "$work/$2.us" | awk '{ print $1 - $2 }'; }
 show() { # show LABEL "median low high"

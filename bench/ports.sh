@@ -39,6 +39,7 @@
 # (default 200), MB=N MiB per transfer in (c) (default 1000), ROUNDS=N transfers per path in (c) (default 9).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null
 [ -x /usr/lib/cni/portmap ] || apt-get install -y -qq containernetworking-plugins >/dev/null
 md=$PWD/out/minidocker
@@ -52,16 +53,6 @@ cni_bridge=mdkcni0
 if ip link show "$cni_bridge" >/dev/null 2>&1; then echo "ports: $cni_bridge already exists; remove it first" >&2; exit 1; fi
 
 # A 10.A.B.0/24 that no host route covers or splits (the host's own 192.0.2.0/24, other test networks).
-free_subnet() {
-  local a=$1 b
-  for _ in $(seq 20); do
-    b=$((RANDOM % 200 + 20))
-    if [ -z "$(ip -4 route show match 10.$a.$b.0/24 | grep -v '^default')$(ip -4 route show root 10.$a.$b.0/24)" ]; then
-      echo "10.$a.$b"; return 0
-    fi
-  done
-  echo "ports: no free 10.$a.x.0/24" >&2; return 1
-}
 
 # count+2 consecutive host ports below the ephemeral range that nothing listens on.
 free_port_base() {
@@ -184,15 +175,6 @@ paired() {
     if ((i % 2)); then once "$2" "$work/$2.$3"; once "$1" "$work/$1.$3"
     else once "$1" "$work/$1.$3"; once "$2" "$work/$2.$3"; fi
   done
-}
-# "median low high" in ms of the microsecond figures on stdin; low..high is the 95% confidence interval of the
-# median from order statistics (ranks n/2 -+ 0.98 sqrt(n)), which assumes nothing about the distribution.
-median_ci() {
-  sort -n | awk '{ v[NR] = $1 } END {
-    n = NR; m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    lo = int(n / 2 - 0.98 * sqrt(n)); hi = int(n / 2 + 1 + 0.98 * sqrt(n)) + 1
-    if (lo < 1) lo = 1; if (hi > n) hi = n
-    printf "%.1f %.1f %.1f", m / 1000, v[lo] / 1000, v[hi] / 1000 }'
 }
 of() { median_ci < "$work/$1"; }
 differences() { paste -d' ' "$work/$1" "$work/$2" | awk '{ print $1 - $2 }' | median_ci; }

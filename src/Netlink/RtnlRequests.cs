@@ -56,23 +56,8 @@ internal static class RtnlRequests
         b.End();
     }
 
-    public static void CreateVeth(NetlinkMessageBuilder b, uint seq, string name, string peerName)
-    {
-        b.Begin(Rtnl.NewLink, CreateExclusive, seq);
-        b.IfInfo(Rtnl.AfUnspec, 0);
-        b.AttributeString(Rtnl.IflaIfName, name);
-        var linkInfo = b.BeginNested(Rtnl.IflaLinkInfo);
-        b.AttributeStringUnterminated(Rtnl.IflaInfoKind, "veth");
-        var data = b.BeginNested(Rtnl.IflaInfoData);
-        // VETH_INFO_PEER is not a plain nest: its payload is the peer's own ifinfomsg followed by its attributes.
-        var peer = b.BeginNested(Rtnl.VethInfoPeer);
-        b.IfInfo(Rtnl.AfUnspec, 0);
-        b.AttributeString(Rtnl.IflaIfName, peerName);
-        b.EndNested(peer);
-        b.EndNested(data);
-        b.EndNested(linkInfo);
-        b.End();
-    }
+    public static void CreateVeth(NetlinkMessageBuilder b, uint seq, string name, string peerName) =>
+        Veth(b, seq, name, hostUp: false, masterIndex: null, peerName, peerNetnsFd: null, peerMac: default);
 
     /// <summary>
     /// One request for what would otherwise take five: the host end created enslaved to <paramref name="masterIndex"/>
@@ -81,20 +66,25 @@ internal static class RtnlRequests
     /// it there does not.
     /// </summary>
     public static void CreateVethInto(NetlinkMessageBuilder b, uint seq, string name, int masterIndex, string peerName,
-        int peerNetnsFd, ReadOnlySpan<byte> peerMac)
+        int peerNetnsFd, ReadOnlySpan<byte> peerMac) =>
+        Veth(b, seq, name, hostUp: true, masterIndex, peerName, peerNetnsFd, peerMac);
+
+    private static void Veth(NetlinkMessageBuilder b, uint seq, string name, bool hostUp, int? masterIndex,
+        string peerName, int? peerNetnsFd, ReadOnlySpan<byte> peerMac)
     {
         b.Begin(Rtnl.NewLink, CreateExclusive, seq);
-        b.IfInfo(Rtnl.AfUnspec, 0, Rtnl.IffUp, Rtnl.IffUp);
+        b.IfInfo(Rtnl.AfUnspec, 0, hostUp ? Rtnl.IffUp : 0, hostUp ? Rtnl.IffUp : 0);
         b.AttributeString(Rtnl.IflaIfName, name);
-        b.AttributeUInt32(Rtnl.IflaMaster, (uint)masterIndex);
+        if (masterIndex is int master) b.AttributeUInt32(Rtnl.IflaMaster, (uint)master);
         var linkInfo = b.BeginNested(Rtnl.IflaLinkInfo);
         b.AttributeStringUnterminated(Rtnl.IflaInfoKind, "veth");
         var data = b.BeginNested(Rtnl.IflaInfoData);
+        // VETH_INFO_PEER is not a plain nest: its payload is the peer's own ifinfomsg followed by its attributes.
         var peer = b.BeginNested(Rtnl.VethInfoPeer);
         b.IfInfo(Rtnl.AfUnspec, 0);
         b.AttributeString(Rtnl.IflaIfName, peerName);
-        b.AttributeBytes(Rtnl.IflaAddress, peerMac);
-        b.AttributeUInt32(Rtnl.IflaNetNsFd, (uint)peerNetnsFd);
+        if (!peerMac.IsEmpty) b.AttributeBytes(Rtnl.IflaAddress, peerMac);
+        if (peerNetnsFd is int fd) b.AttributeUInt32(Rtnl.IflaNetNsFd, (uint)fd);
         b.EndNested(peer);
         b.EndNested(data);
         b.EndNested(linkInfo);
