@@ -95,7 +95,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
     }
 
     /// <summary>What the host holds for this state root's containers: veths, addresses, endpoints, rules.</summary>
-    private void AssertNothingLeftFor(string net)
+    private void AssertNothingLeftFor(string net, bool containerKept = false)
     {
         Assert.Empty(NewVethsSettled());
         string ipam = Path.Combine(_md.Root, "networks", "ipam", net + ".json");
@@ -103,7 +103,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
         string endpoints = Path.Combine(_md.Root, "networks", "endpoints", net);
         Assert.True(!Directory.Exists(endpoints) || Directory.GetFiles(endpoints).Length == 0);
         Assert.Equal([], ContainerTags().Except(_tagsBefore));
-        Assert.Empty(_md.ContainerDirs());
+        if (!containerKept) Assert.Empty(_md.ContainerDirs());
     }
 
     [Fact]
@@ -431,6 +431,23 @@ public abstract class NetworkTests(string firewall) : IDisposable
 
         Assert.Equal(0, Md("network", "reconcile").ExitCode);
         AssertNothingLeftFor(Net);
+    }
+
+    [Fact]
+    public void Stop_releases_the_attachment_and_start_recreates_it()
+    {
+        CreateNetwork(Net, Subnet);
+        int port = FreePort();
+        string id = WebServer("cycle", "--net", Net, "-p", $"{port}:80");
+        Assert.Equal(id[..12] + "\n", Fetch($"http://127.0.0.1:{port}/"));
+
+        Assert.Equal(0, Md("stop", "-t", "1", "cycle").ExitCode);
+        AssertNothingLeftFor(Net, containerKept: true);
+
+        Assert.Equal(0, Md("start", "cycle").ExitCode);
+        Assert.Equal(id[..12] + "\n", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal($"80/tcp -> 0.0.0.0:{port}\n", Md("port", "cycle").Stdout);
+        Assert.Single(NewVethsSettled(1));
     }
 
     [Fact]
