@@ -99,18 +99,24 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         EndpointRecord? endpoint = null;
         try
         {
-            // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
-            endpoint = _store.Attach(network.Name, containerId, address, ports);
-            BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0);
-            if (ports.Count > 0)
+            // A publishing attach holds the rules lock from recording its endpoint to appending its rules: a
+            // concurrent sync (which adds rules for every recorded endpoint) then runs wholly before or after, and
+            // the rules are never added twice.
+            using (ports.Count > 0 ? LockRules() : null)
             {
-                FailPoint.Check("ports");
-                // Appended blind, in one batch: reading the whole ruleset costs in proportion to every container's
-                // rules (iptables-save of 600 rules takes 3x what an empty table does). The append fails if a flush
-                // took our jump from PREROUTING or our chains are gone: then restore everything, this container
-                // included, its endpoint being recorded.
-                try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports)); }
-                catch (NetworkException) { SyncFirewall(); }
+                // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
+                endpoint = _store.Attach(network.Name, containerId, address, ports);
+                BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0);
+                if (ports.Count > 0)
+                {
+                    FailPoint.Check("ports");
+                    // Appended blind, in one batch: reading the whole ruleset costs in proportion to every
+                    // container's rules (iptables-save of 600 rules takes 3x what an empty table does). The append
+                    // fails if a flush took our jump from PREROUTING or our chains are gone: then restore everything,
+                    // this container included, its endpoint being recorded.
+                    try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports)); }
+                    catch (NetworkException) { SyncFirewallLocked(); }
+                }
             }
             return new Attachment(network, endpoint);
         }
@@ -181,6 +187,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         // Listing the records and applying them must be one step against a concurrent Release (record removed, then
         // its rules): otherwise a sync that listed the record before could bring the rules back after.
         using var _ = LockRules();
+        SyncFirewallLocked();
+    }
+
+    private void SyncFirewallLocked()
+    {
         var networks = _store.List();
         if (networks.Count == 0)
         {

@@ -451,6 +451,19 @@ public abstract class NetworkTests(string firewall) : IDisposable
     }
 
     [Fact]
+    public void Publishing_runs_racing_reconciles_leave_no_rule_behind()
+    {
+        CreateNetwork(Net, Subnet);
+        var runs = Enumerable.Range(0, 12).Select(_ => FreePort()).Distinct().ToList();
+        var work = runs.Select(port => (Func<Result>)(() => Md("run", "--rm", "--net", Net, "-p", $"{port}:80", "busybox", "true")))
+            .Concat(Enumerable.Range(0, 3).Select(_ => (Func<Result>)(() => Md("network", "reconcile"))))
+            .ToList();
+        var results = work.AsParallel().WithDegreeOfParallelism(8).Select(w => w()).ToList();
+        Assert.All(results, r => Assert.Equal(0, r.ExitCode));
+        AssertNothingLeftFor(Net);
+    }
+
+    [Fact]
     public void Fifty_parallel_runs_get_fifty_distinct_addresses()
     {
         CreateNetwork(Net, Subnet);
