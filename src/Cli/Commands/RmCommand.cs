@@ -1,5 +1,4 @@
 using System.CommandLine;
-using MiniDocker.Runtime;
 
 namespace MiniDocker.Cli.Commands;
 
@@ -13,14 +12,12 @@ public static class RmCommand
         var command = new Command("rm", "Remove one or more containers") { force, containers };
         command.SetAction(p =>
         {
-            var lifecycle = new Lifecycle(Globals.Containers(p), Globals.Hooks(p));
-            int rc = 0;
-            foreach (var c in p.GetValue(containers)!)
+            var lifecycle = LifecycleVerbs.WithHooks(p);
+            return LifecycleVerbs.ForEach(p.GetValue(containers)!, c =>
             {
-                try { lifecycle.Remove(c, p.GetValue(force)); Console.WriteLine(c); }
-                catch (ContainerException e) { Console.Error.WriteLine($"minidocker: {e.Message}"); rc = 1; }
-            }
-            return rc;
+                lifecycle.Remove(c, p.GetValue(force));
+                Console.WriteLine(c);
+            });
         });
         return command;
     }
