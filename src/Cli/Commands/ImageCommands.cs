@@ -37,8 +37,10 @@ public static class ImageCommands
             var store = Store(p);
             foreach (var i in p.GetValue(images)!)
             {
-                store.Remove(i);
-                Console.WriteLine($"Untagged: {i}");
+                // What the store did, as Docker prints it: each NAME:TAG untagged, and the layer if it went too.
+                var removed = store.Remove(i);
+                foreach (var tag in removed.Untagged) Console.WriteLine($"Untagged: {tag}");
+                if (removed.DeletedId is { } deleted) Console.WriteLine($"Deleted: sha256:{deleted}");
             }
             return 0;
         });
