@@ -244,3 +244,98 @@ public class KernelTests
         return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
     }
 }
+
+/// <summary>
+/// The commit watch against real nft processes in a throwaway namespace: a successful transaction is announced
+/// (and already in force when the watch says so), a failed one is not, and other processes' commits do not count.
+/// </summary>
+public class NfTablesCommitWatchTests
+{
+    private static System.Diagnostics.Process StartNft(TestNetns netns, string script)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("nsenter")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var argument in new[] { $"--net={netns.Path}", "--", "nft", "-f", "-" })
+            start.ArgumentList.Add(argument);
+        var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.Write(script);
+        process.StandardInput.Close();
+        return process;
+    }
+
+    [Fact]
+    public void ACommittedDeletionIsAnnouncedAndInForceBeforeTheToolExits()
+    {
+        TestNetns.With(netns =>
+        {
+            netns.Exec("nft", "add table ip mdkwatch; add chain ip mdkwatch c; add rule ip mdkwatch c tcp dport 1 accept");
+            using var watch = NfTablesCommitWatch.Open(netns.Path);
+            using var process = StartNft(netns, "delete table ip mdkwatch\n");
+
+            Assert.True(watch.WaitForCommits(process.Id, 1, TimeSpan.FromSeconds(10)));
+            Assert.DoesNotContain("mdkwatch", netns.Exec("nft", "list", "tables"));
+            process.WaitForExit();
+            Assert.Equal(0, process.ExitCode);
+        });
+    }
+
+    [Fact]
+    public void AFailedTransactionIsNotAnnounced_TheWatchReturnsAtTheExit()
+    {
+        TestNetns.With(netns =>
+        {
+            using var watch = NfTablesCommitWatch.Open(netns.Path);
+            using var process = StartNft(netns, "delete table ip mdkwatch-none\n");
+
+            Assert.False(watch.WaitForCommits(process.Id, 1, TimeSpan.FromSeconds(10)));
+            process.WaitForExit();
+            Assert.NotEqual(0, process.ExitCode);
+        });
+    }
+
+    [Fact]
+    public void WaitsForEveryTransaction_AndCountsOnlyTheWatchedProcess()
+    {
+        TestNetns.With(netns =>
+        {
+            using var watch = NfTablesCommitWatch.Open(netns.Path);
+            // Another process's commit first, then the watched one's: only the latter may count.
+            netns.Exec("nft", "add table ip mdkother");
+            using var process = StartNft(netns, "add table ip mdkwatch\n");
+            Assert.True(watch.WaitForCommits(process.Id, 1, TimeSpan.FromSeconds(10)));
+            Assert.Contains("mdkwatch", netns.Exec("nft", "list", "tables"));
+            process.WaitForExit();
+
+            // Asking for two commits of a tool that makes one: the watch returns at its exit, not before.
+            using var single = StartNft(netns, "delete table ip mdkwatch\n");
+            Assert.False(watch.WaitForCommits(single.Id, 2, TimeSpan.FromSeconds(10)));
+            Assert.True(single.HasExited || single.WaitForExit(1000));
+        });
+    }
+
+    [Fact]
+    public void CountCommits_ReadsNewGenMessagesByTheirProcessId()
+    {
+        // NEWGEN as the kernel sends it: nlmsghdr, nfgenmsg, NFTA_GEN_ID, NFTA_GEN_PROC_PID (big-endian), NAME.
+        static byte[] NewGen(int pid, ushort type = (10 << 8) | 15)
+        {
+            var m = new List<byte>();
+            m.AddRange(BitConverter.GetBytes(16 + 4 + 8 + 8 + 12));
+            m.AddRange(BitConverter.GetBytes(type));
+            m.AddRange(new byte[10]);
+            m.AddRange(new byte[] { 0, 0, 0, 0 });
+            m.AddRange(new byte[] { 8, 0, 1, 0, 0, 0, 0, 7 });
+            m.AddRange(new byte[] { 8, 0, 2, 0 });
+            m.AddRange(new[] { (byte)(pid >> 24), (byte)(pid >> 16), (byte)(pid >> 8), (byte)pid });
+            m.AddRange(new byte[] { 12, 0, 3, 0, (byte)'n', (byte)'f', (byte)'t', 0, 0, 0, 0, 0 });
+            return m.ToArray();
+        }
+        byte[] datagram = [.. NewGen(4242), .. NewGen(77), .. NewGen(4242, type: (10 << 8) | 6), .. NewGen(4242)];
+        Assert.Equal(2, NfTablesCommitWatch.CountCommits(datagram, 4242));
+        Assert.Equal(1, NfTablesCommitWatch.CountCommits(datagram, 77));
+        Assert.Equal(0, NfTablesCommitWatch.CountCommits(datagram.AsSpan(0, 10), 4242));
+    }
+}

@@ -120,6 +120,7 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     protected override void Apply(RulePlan plan)
     {
         var script = new StringBuilder();
+        int transactions = 0; // iptables-nft-restore commits each table's block (up to its COMMIT) on its own
         foreach (string table in new[] { Nat, Filter })
         {
             var creates = plan.CreateChains.Where(c => c.Table == table).ToList();
@@ -142,8 +143,14 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
             foreach ((_, string chain) in drops)
                 script.Append($"-X {chain}\n");
             script.Append("COMMIT\n");
+            transactions++;
         }
-        Tools.Run("iptables-restore", ["--noflush"], script.ToString());
+        // A batch that deletes returns at its commits, not at the tool's exit, which comes an RCU grace period
+        // later (see NfTablesCommitWatch); a batch that only adds exits at once anyway.
+        if (plan.Delete.Count + plan.DropChains.Count > 0)
+            Tools.RunCommits("iptables-restore", ["--noflush"], script.ToString(), transactions);
+        else
+            Tools.Run("iptables-restore", ["--noflush"], script.ToString());
     }
 
     private static string Comment(string tag) => $"-m comment --comment {tag}";

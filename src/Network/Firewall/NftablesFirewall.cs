@@ -138,7 +138,12 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
         // Every chain (and rule) of ours lives in our own table: dropping the chains means dropping the table.
         if (plan.DropChains.Count > 0)
             script.Append($"delete table ip {Table}\n");
-        Tools.Run("nft", ["-f", "-"], script.ToString());
+        // One transaction for the whole script. A script that deletes returns at its commit, not at nft's exit,
+        // which comes an RCU grace period later (see NfTablesCommitWatch).
+        if (plan.Delete.Count + plan.DropChains.Count > 0)
+            Tools.RunCommits("nft", ["-f", "-"], script.ToString(), commits: 1);
+        else
+            Tools.Run("nft", ["-f", "-"], script.ToString());
     }
 
     private static string Comment(string tag) => $"comment \"{tag}\"";

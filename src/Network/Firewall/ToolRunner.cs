@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using MiniDocker.Netlink;
 
 namespace MiniDocker.Network;
 
@@ -28,9 +29,22 @@ internal sealed partial class ToolRunner
     }
 
     /// <summary>Runs the tool and returns its stdout; a non-zero exit becomes one NetworkException line with stderr.</summary>
-    public string Run(string tool, IReadOnlyList<string> arguments, string? input = null)
+    public string Run(string tool, IReadOnlyList<string> arguments, string? input = null) =>
+        Run(tool, arguments, input, commits: 0);
+
+    /// <summary>
+    /// Runs a tool that applies <paramref name="input"/> to nf_tables in <paramref name="commits"/> transactions
+    /// (iptables-nft-restore: one per COMMIT; nft -f: one), and returns as soon as the kernel has announced them
+    /// all, without waiting for the tool to exit (see <see cref="NfTablesCommitWatch"/> for why that exit is late
+    /// after deletions). Its stdout is then not read. Without the announcements (iptables-legacy, a tool that
+    /// failed, an overflowing queue) it waits for the exit and checks the status like <see cref="Run(string, IReadOnlyList{string}, string?)"/>.
+    /// </summary>
+    public string RunCommits(string tool, IReadOnlyList<string> arguments, string input, int commits) =>
+        Run(tool, arguments, input, commits);
+
+    private string Run(string tool, IReadOnlyList<string> arguments, string? input, int commits)
     {
-        (int exitCode, string output, string error) = RunUnchecked(tool, arguments, input);
+        (int exitCode, string output, string error) = RunUnchecked(tool, arguments, input, commits);
         if (exitCode != 0)
             throw Failure(tool, error, input);
         return output;
@@ -40,7 +54,10 @@ internal sealed partial class ToolRunner
     public static NetworkException Failure(string tool, string error, string? input = null) =>
         new($"{tool} failed: {Summarize(error, input)}");
 
-    public (int ExitCode, string Output, string Error) RunUnchecked(string tool, IReadOnlyList<string> arguments, string? input = null)
+    public (int ExitCode, string Output, string Error) RunUnchecked(string tool, IReadOnlyList<string> arguments, string? input = null) =>
+        RunUnchecked(tool, arguments, input, commits: 0);
+
+    private (int ExitCode, string Output, string Error) RunUnchecked(string tool, IReadOnlyList<string> arguments, string? input, int commits)
     {
         string path = Find(tool) ?? throw new NetworkException($"{tool} not found: is it installed?");
         var start = new ProcessStartInfo
@@ -66,7 +83,9 @@ internal sealed partial class ToolRunner
         // Tools must answer in English so that error summaries and "No such file" checks read the same everywhere.
         start.Environment["LC_ALL"] = "C";
 
-        using Process process = Process.Start(start) ?? throw new NetworkException($"{tool}: could not start {start.FileName}");
+        // Listening starts before the tool does, so that no announcement of its commits can come first.
+        using NfTablesCommitWatch? watch = commits > 0 ? OpenCommitWatch() : null;
+        Process process = Process.Start(start) ?? throw new NetworkException($"{tool}: could not start {start.FileName}");
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();
         try
@@ -80,12 +99,34 @@ internal sealed partial class ToolRunner
             // EPIPE: the tool exited before reading its script (e.g. nsenter could not enter the namespace);
             // its exit status and stderr below say why.
         }
-        if (!process.WaitForExit(Timeout))
+        if (watch is not null && watch.WaitForCommits(process.Id, commits, Timeout))
         {
-            process.Kill(entireProcessTree: true);
-            throw new NetworkException($"{tool} did not finish within {Timeout.TotalSeconds:0} s (is another process holding the xtables lock?)");
+            // Committed: the rules are in force (or gone). The tool is still closing its socket; the runtime's
+            // SIGCHLD handling reaps it when it exits, and the Process is disposed then.
+            _ = process.WaitForExitAsync().ContinueWith(_ => process.Dispose(), TaskScheduler.Default);
+            return (0, "", "");
         }
-        return (process.ExitCode, output.Result, error.Result);
+        using (process)
+        {
+            if (!process.WaitForExit(Timeout))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new NetworkException($"{tool} did not finish within {Timeout.TotalSeconds:0} s (is another process holding the xtables lock?)");
+            }
+            return (process.ExitCode, output.Result, error.Result);
+        }
+    }
+
+    private NfTablesCommitWatch? OpenCommitWatch()
+    {
+        try
+        {
+            return NfTablesCommitWatch.Open(_netnsPath);
+        }
+        catch (NetlinkException)
+        {
+            return null; // no nf_tables (iptables-legacy only), or not allowed to listen: wait for the exit instead
+        }
     }
 
     /// <summary>

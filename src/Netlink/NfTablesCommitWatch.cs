@@ -1,0 +1,223 @@
+using System.Buffers.Binary;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+
+namespace MiniDocker.Netlink;
+
+/// <summary>
+/// Tells when another process (iptables-nft, nft) has committed its nf_tables transactions, before that process
+/// exits. It listens on the NFNLGRP_NFTABLES multicast group, where the kernel announces every committed
+/// transaction with an NFT_MSG_NEWGEN message that names the committing process (NFTA_GEN_PROC_PID).
+///
+/// Why: after a commit that deleted rules, the kernel frees them from a work item that first waits for an RCU
+/// grace period, and closing any nfnetlink socket while that work is pending waits for it
+/// (nft_rcv_nl_event -> nf_tables_trans_destroy_flush_work on NETLINK_URELEASE). iptables-restore and nft close
+/// their socket right after the commit, so their exit comes 10-30 ms after the rules were already gone from the
+/// packet path. The commit notification is the kernel's own "done"; the tool's exit status adds nothing to it
+/// once the notification has come.
+///
+/// The socket is deliberately created without CLOEXEC so that the watched tool inherits it: closing our
+/// descriptor then is not the socket's last release (which would wait for the same grace period), the tool's
+/// exit is. Nothing reads it there.
+/// </summary>
+public sealed partial class NfTablesCommitWatch : IDisposable
+{
+    private const int NetlinkNetfilter = 12;
+    private const int NfnlGroupNfTables = 7;
+    private const int NetlinkAddMembership = 1;
+    private const int SolSocket = 1;
+    private const int SoRcvBufForce = 33;
+    private const ushort NewGenType = (10 << 8) | 15; // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN
+    private const ushort GenProcPid = 2;              // NFTA_GEN_PROC_PID, big-endian u32
+    private const int NfGenMsgLength = 4;
+    private const int Enobufs = 105;
+    private const int Eintr = 4;
+    private const short PollIn = 1;
+
+    private readonly FileDescriptorHandle _socket;
+    private readonly byte[] _buffer = new byte[64 * 1024];
+
+    private NfTablesCommitWatch(FileDescriptorHandle socket) => _socket = socket;
+
+    /// <summary>Starts listening in the calling thread's network namespace, or in <paramref name="netnsPath"/>'s.</summary>
+    public static NfTablesCommitWatch Open(string? netnsPath = null)
+    {
+        if (netnsPath is null)
+            return new NfTablesCommitWatch(OpenSocket());
+        // A socket belongs to the namespace of the thread that created it; a throwaway thread keeps setns()
+        // away from pooled threads (see RtNetlink.InNamespace).
+        FileDescriptorHandle? socket = null;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                NetNs.EnterOnCurrentThread(netnsPath);
+                socket = OpenSocket();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        }) { IsBackground = true, Name = "netns" };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return new NfTablesCommitWatch(socket!);
+    }
+
+    private static unsafe FileDescriptorHandle OpenSocket()
+    {
+        int fd = Socket(16 /* AF_NETLINK */, 3 /* SOCK_RAW, no CLOEXEC: see the class comment */, NetlinkNetfilter);
+        if (fd < 0)
+            throw new NetlinkException("socket", "NETLINK_NETFILTER", Marshal.GetLastPInvokeError());
+        var handle = new FileDescriptorHandle(fd);
+        try
+        {
+            // Multicast is delivered only to bound sockets; port 0 lets the kernel pick one.
+            Span<byte> address = stackalloc byte[12];
+            address.Clear();
+            BinaryPrimitives.WriteUInt16LittleEndian(address, 16);
+            fixed (byte* a = address)
+            {
+                if (Bind(fd, a, address.Length) != 0)
+                    throw new NetlinkException("bind", "NETLINK_NETFILTER", Marshal.GetLastPInvokeError());
+            }
+            int group = NfnlGroupNfTables;
+            if (SetSockOpt(fd, 270 /* SOL_NETLINK */, NetlinkAddMembership, &group, sizeof(int)) != 0)
+                throw new NetlinkException("join", "NFNLGRP_NFTABLES", Marshal.GetLastPInvokeError());
+            // Every rule of a batch is announced too (a NEWRULE/DELRULE each) before the NEWGEN; room for a few
+            // thousand of them. If the queue overflows anyway, the caller falls back to waiting for the exit.
+            int size = 4 << 20;
+            _ = SetSockOpt(fd, SolSocket, SoRcvBufForce, &size, sizeof(int));
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Waits until process <paramref name="pid"/> has committed <paramref name="commits"/> transactions (true), or
+    /// until it exits or <paramref name="timeout"/> passes without that (false: the caller then waits for the exit
+    /// and reads the exit status as usual). Start watching before the process can commit: announcements made
+    /// before <see cref="Open"/> are not seen.
+    /// </summary>
+    public unsafe bool WaitForCommits(int pid, int commits, TimeSpan timeout)
+    {
+        int pidfd = (int)Syscall(SysPidfdOpen, pid, 0);
+        if (pidfd < 0)
+            return false; // gone already (or a kernel without pidfds): the exit status will tell
+        using var exited = new FileDescriptorHandle(pidfd);
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        int seen = 0;
+        Span<PollFd> fds = stackalloc PollFd[2];
+        while (true)
+        {
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0)
+                return false;
+            fds[0] = new PollFd { Fd = _socket.Fd, Events = PollIn };
+            fds[1] = new PollFd { Fd = pidfd, Events = PollIn };
+            int ready;
+            fixed (PollFd* p = fds)
+                ready = Poll(p, 2, (int)left);
+            if (ready < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == Eintr)
+                    continue;
+                return false;
+            }
+            if ((fds[0].Revents & PollIn) != 0)
+            {
+                long received;
+                fixed (byte* b = _buffer)
+                    received = Recv(_socket.Fd, b, _buffer.Length, 0x40 /* MSG_DONTWAIT */);
+                if (received > 0)
+                {
+                    seen += CountCommits(_buffer.AsSpan(0, (int)received), pid);
+                    if (seen >= commits)
+                        return true;
+                    continue;
+                }
+                // ENOBUFS: announcements were dropped, possibly ours; only the exit can tell now.
+                if (received < 0 && Marshal.GetLastPInvokeError() == Enobufs)
+                    return false;
+            }
+            // Only once the queue is drained: a tool that commits and exits at once must still count as committed.
+            if ((fds[1].Revents & PollIn) != 0 && (fds[0].Revents & PollIn) == 0)
+                return false;
+        }
+    }
+
+    /// <summary>How many NEWGEN messages of <paramref name="pid"/> one datagram holds.</summary>
+    internal static int CountCommits(ReadOnlySpan<byte> datagram, int pid)
+    {
+        int count = 0;
+        while (datagram.Length >= Rtnl.HeaderLength)
+        {
+            int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(datagram);
+            ushort type = BinaryPrimitives.ReadUInt16LittleEndian(datagram[4..]);
+            if (length < Rtnl.HeaderLength || length > datagram.Length)
+                break;
+            if (type == NewGenType && GenerationPid(datagram[(Rtnl.HeaderLength + NfGenMsgLength)..length]) == pid)
+                count++;
+            int next = NetlinkMessageBuilder.Align(length);
+            if (next >= datagram.Length)
+                break;
+            datagram = datagram[next..];
+        }
+        return count;
+    }
+
+    private static int GenerationPid(ReadOnlySpan<byte> attributes)
+    {
+        while (attributes.Length >= 4)
+        {
+            ushort length = BinaryPrimitives.ReadUInt16LittleEndian(attributes);
+            ushort type = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(attributes[2..]) & Rtnl.NlaTypeMask);
+            if (length < 4 || length > attributes.Length)
+                break;
+            if (type == GenProcPid && length >= 8)
+                return (int)BinaryPrimitives.ReadUInt32BigEndian(attributes[4..]);
+            int next = NetlinkMessageBuilder.Align(length);
+            if (next >= attributes.Length)
+                break;
+            attributes = attributes[next..];
+        }
+        return -1;
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static unsafe partial int Bind(int fd, byte* address, int length);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static unsafe partial int SetSockOpt(int fd, int level, int option, void* value, int length);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial long Recv(int fd, byte* buffer, long length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(PollFd* fds, ulong count, int timeoutMs);
+
+    // Through syscall(2): glibc only wraps pidfd_open from 2.36, and Ubuntu 22.04 has 2.35.
+    private const long SysPidfdOpen = 434;
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall(long number, long arg1, long arg2);
+}
