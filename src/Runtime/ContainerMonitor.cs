@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using MiniDocker.Runtime.Native;
 using static MiniDocker.Runtime.Native.Libc;
 
@@ -36,49 +34,79 @@ public static class ContainerMonitor
         }
     }
 
-    /// <summary>Monitor side: owns the container until it ends for good, restarting it as its policy says.</summary>
-    public static int Run(Launcher launcher, ContainerStore store, string id)
+    /// <summary>
+    /// Monitor side: owns the container until it ends for good, restarting it as its policy says. Each time the
+    /// program has started, the process becomes the <see cref="MonitorRelay"/> (execve, same pid) and comes back
+    /// here with <paramref name="resume"/> once the program has exited.
+    /// </summary>
+    public static int Run(Launcher launcher, ContainerStore store, string id, MonitorResume? resume = null)
     {
         var reporter = new SyncChannel(-1, ReportFd);
-        bool reported = false;
+        bool reported = resume is not null;
         IDisposable? owner = null;
         try
         {
-            try { owner = store.Claim(id, TimeSpan.FromSeconds(2)); }
-            catch (ContainerException) when (!Directory.Exists(store.DirectoryOf(id)))
+            if (resume is null)
             {
-                throw new ContainerException($"container {id[..12]} was removed before it started");
+                try { owner = store.Claim(id, TimeSpan.FromSeconds(2)); }
+                catch (ContainerException) when (!Directory.Exists(store.DirectoryOf(id)))
+                {
+                    throw new ContainerException($"container {id[..12]} was removed before it started");
+                }
+            }
+            else
+            {
+                // The lock taken before the relay, held all along through the inherited descriptor.
+                owner = new Fd(resume.OwnerFd);
+                SetCloexec(resume.OwnerFd, true);
             }
             var config = store.LoadConfig(id) ?? throw new ContainerException($"no such container: {id}");
-            store.UpdateState(id, s => s.MonitorPid = Environment.ProcessId);
-            using var log = new JsonLog(Path.Combine(store.DirectoryOf(id), "container.log"));
-            int quickExits = 0;
+            if (resume is null) store.UpdateState(id, s => s.MonitorPid = Environment.ProcessId);
+            string logPath = ContainerLog.PathOf(store, id);
+            int quickExits = resume?.QuickExits ?? 0;
             while (true)
             {
-                var startedAt = DateTime.UtcNow;
-                var (running, readers) = StartLogged(launcher, config, log);
-                if (!reported)
-                {
-                    // A CLI killed while waiting for this is no reason to abandon a container that runs.
-                    try { reporter.Send("started"); } catch (SyscallException) { }
-                    close(ReportFd);
-                    reported = true;
-                }
                 bool restart = false;
-                int code = running.Wait(s =>
+                Action<ContainerState> decide = s =>
                 {
                     restart = config.RestartPolicy.ShouldRestart(s.ExitCode, s.RestartCount, s.StopRequested);
                     if (!restart) return;
                     s.Status = ContainerStatus.Restarting;
                     s.RestartCount++;
-                });
-                foreach (var t in readers) t.Join(TimeSpan.FromSeconds(2));
+                };
+                int code;
+                DateTimeOffset startedAt;
+                if (resume is not null)
+                {
+                    startedAt = store.LoadState(id)?.StartedAt ?? DateTimeOffset.UtcNow;
+                    code = resume.ExitCode;
+                    launcher.Finish(new ContainerContext(config, store.DirectoryOf(id), resume.Pid), code, decide);
+                    resume = null;
+                }
+                else
+                {
+                    startedAt = DateTimeOffset.UtcNow;
+                    var (running, output, errors) = StartWithPipes(launcher, config);
+                    if (!reported)
+                    {
+                        // A CLI killed while waiting for this is no reason to abandon a container that runs.
+                        try { reporter.Send("started"); } catch (SyscallException) { }
+                        close(ReportFd);
+                        reported = true;
+                    }
+                    var resumeCommand = ResumeCommand(store, id, ((Fd)owner).Value, quickExits);
+                    int errno = MonitorRelay.Become(running.Pid, logPath, output.Value, errors?.Value ?? -1, ((Fd)owner).Value, resumeCommand);
+                    // Still here: execve failed (the binary is gone?). Relay from this process instead.
+                    Console.Error.WriteLine($"minidocker: monitor: cannot become the relay (errno {errno}); relaying in place");
+                    MonitorRelay.PumpToLog(logPath, output, errors);
+                    code = running.Wait(decide);
+                }
                 if (!restart)
                 {
                     if (config.AutoRemove) store.Delete(id);
                     return code;
                 }
-                quickExits = DateTime.UtcNow - startedAt < TimeSpan.FromSeconds(10) ? quickExits + 1 : 0;
+                quickExits = DateTimeOffset.UtcNow - startedAt < TimeSpan.FromSeconds(10) ? quickExits + 1 : 0;
                 if (!SleepUnlessStopped(store, id, RestartPolicy.Delay(quickExits - 1)))
                 {
                     store.UpdateState(id, s => s.Status = ContainerStatus.Exited);
@@ -105,24 +133,29 @@ public static class ContainerMonitor
         }
     }
 
-    private static (RunningContainer, List<Thread>) StartLogged(Launcher launcher, ContainerConfig config, JsonLog log)
+    /// <summary>How the relay brings this monitor back: `minidocker --root R monitor ID --owner-fd N --quick-exits K`
+    /// (the relay appends --resume PID:STATUS). Path first, then argv.</summary>
+    private static List<string> ResumeCommand(ContainerStore store, string id, int ownerFd, int quickExits)
     {
-        var readers = new List<Thread>();
+        var (path, prefix) = SelfExe.Command();
+        return [path, .. prefix, "--root", store.Root, "monitor", id, "--owner-fd", ownerFd.ToString(), "--quick-exits", quickExits.ToString()];
+    }
+
+    /// <summary>Starts the container with its stdout and stderr on pipes (or on a terminal: one stream).</summary>
+    private static (RunningContainer Running, Fd Output, Fd? Errors) StartWithPipes(Launcher launcher, ContainerConfig config)
+    {
         if (config.Tty)
         {
             var running = launcher.Start(config, new Stdio());
-            var master = running.PtyMaster!;
-            readers.Add(log.Pump(master.Value, "stdout", master));
-            return (running, readers);
+            return (running, running.PtyMaster!, null);
         }
         var (outRead, outWrite) = Fd.Pipe();
         var (errRead, errWrite) = Fd.Pipe();
-        RunningContainer started;
         try
         {
             using (outWrite)
             using (errWrite)
-                started = launcher.Start(config, new Stdio(Out: outWrite.Value, Err: errWrite.Value));
+                return (launcher.Start(config, new Stdio(Out: outWrite.Value, Err: errWrite.Value)), outRead, errRead);
         }
         catch
         {
@@ -130,9 +163,6 @@ public static class ContainerMonitor
             errRead.Dispose();
             throw;
         }
-        readers.Add(log.Pump(outRead.Value, "stdout", outRead));
-        readers.Add(log.Pump(errRead.Value, "stderr", errRead));
-        return (started, readers);
     }
 
     /// <summary>The back-off before a restart; false when the user stopped the container meanwhile.</summary>
@@ -146,63 +176,5 @@ public static class ContainerMonitor
             if (left <= TimeSpan.Zero) return true;
             Thread.Sleep(left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
         }
-    }
-
-    /// <summary>Docker's json-file log: one object per line, {"log":"text\n","stream":"stdout","time":"…"}.</summary>
-    private sealed class JsonLog(string path) : IDisposable
-    {
-        private readonly FileStream _file = new(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-        private readonly Lock _lock = new();
-
-        public Thread Pump(int fd, string stream, IDisposable owner)
-        {
-            var t = new Thread(() =>
-            {
-                using (owner) Copy(fd, stream);
-            }) { IsBackground = true, Name = "log " + stream };
-            t.Start();
-            return t;
-        }
-
-        private unsafe void Copy(int fd, string stream)
-        {
-            var pending = new List<byte>();
-            byte[] buf = new byte[16384];
-            while (true)
-            {
-                nint n;
-                fixed (byte* p = buf) n = read(fd, p, buf.Length);
-                if (n < 0 && Errno == 4) continue;
-                if (n <= 0) break; // EOF, or EIO from a pty master whose slave side is gone
-                for (int i = 0; i < n; i++)
-                {
-                    pending.Add(buf[i]);
-                    if (buf[i] == '\n') { Write(stream, pending); pending.Clear(); }
-                }
-                if (pending.Count > 16384) { Write(stream, pending); pending.Clear(); }
-            }
-            if (pending.Count > 0) Write(stream, pending);
-        }
-
-        private void Write(string stream, List<byte> text)
-        {
-            var ms = new MemoryStream();
-            using (var w = new Utf8JsonWriter(ms))
-            {
-                w.WriteStartObject();
-                w.WriteString("log", Encoding.UTF8.GetString(text.ToArray()));
-                w.WriteString("stream", stream);
-                w.WriteString("time", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ"));
-                w.WriteEndObject();
-            }
-            ms.WriteByte((byte)'\n');
-            lock (_lock)
-            {
-                _file.Write(ms.GetBuffer(), 0, (int)ms.Length);
-                _file.Flush();
-            }
-        }
-
-        public void Dispose() => _file.Dispose();
     }
 }

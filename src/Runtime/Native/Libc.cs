@@ -18,7 +18,7 @@ internal static unsafe partial class Libc
         MS_REC = 16384, MS_PRIVATE = 1 << 18, MS_SLAVE = 1 << 19, MS_STRICTATIME = 1 << 24;
     public const int MNT_DETACH = 2;
 
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_NOCTTY = 0x100, O_TRUNC = 0x200,
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_NOCTTY = 0x100, O_TRUNC = 0x200, O_APPEND = 0x400,
         O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
     public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
     public const int S_IFCHR = 0x2000;
@@ -74,6 +74,8 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
     [LibraryImport(Lib, SetLastError = true)] public static partial int flock(int fd, int operation);
     [LibraryImport(Lib, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
+    /// <summary>execve with this process's own environment (glibc's environ, which .NET does not change).</summary>
+    [LibraryImport(Lib, SetLastError = true)] public static partial int execv(byte* path, byte** argv);
     [LibraryImport(Lib, SetLastError = true)] public static partial int getpid();
     [LibraryImport(Lib, SetLastError = true)] public static partial int isatty(int fd);
     [LibraryImport(Lib)] public static partial nint signal(int sig, nint handler);
