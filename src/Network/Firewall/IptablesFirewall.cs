@@ -35,8 +35,6 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
 
     protected override bool DeletesBySpec => true;
 
-    protected override bool ChecksInBatch => true;
-
     protected override IEnumerable<DesiredRule> BaseRules()
     {
         string comment = Comment(BaseTag);
@@ -127,15 +125,12 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
             var deletes = plan.Delete.Where(r => r.Table == table).ToList();
             var adds = plan.Add.Where(r => r.Table == table).ToList();
             var drops = plan.DropChains.Where(c => c.Table == table).ToList();
-            var checks = plan.Require.Where(r => r.Table == table).ToList();
             if (creates.Count + deletes.Count + adds.Count + drops.Count == 0)
                 continue;
             script.Append('*').Append(table).Append('\n');
             // Only chains that do not exist yet are declared: with --noflush, declaring an existing chain flushes it.
             foreach ((_, string chain) in creates)
                 script.Append(':').Append(chain).Append(" - [0:0]\n");
-            foreach (DesiredRule rule in checks)
-                script.Append($"-C {rule.Chain} {rule.Text}\n");
             foreach (PresentRule rule in deletes)
                 script.Append($"-D {rule.Chain} {rule.DeleteRef}\n");
             foreach (DesiredRule rule in adds)
