@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
@@ -33,5 +34,39 @@ public static class NetNs
         using var ns = OpenFile(path);
         if (LibC.setns(ns.Fd, LibC.CLONE_NEWNET) != 0)
             throw new NetlinkException("setns", path, LibC.errno);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a fresh dedicated thread that has entered the network namespace at
+    /// <paramref name="netnsPath"/>, and returns its result or rethrows its exception. Sockets it creates stay in
+    /// that namespace for their whole life. setns() moves only the calling thread; a new thread that ends
+    /// afterwards is used so that no pooled thread is ever left in a foreign namespace, where it would silently
+    /// create later sockets there. <paramref name="work"/> must stay synchronous: after an await it would continue
+    /// on a pool thread in the caller's namespace.
+    /// </summary>
+    internal static T OnThreadIn<T>(string netnsPath, Func<T> work)
+    {
+        T result = default!;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                EnterOnCurrentThread(netnsPath);
+                result = work();
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "netns",
+        };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return result;
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 
 namespace MiniDocker.Netlink;
@@ -42,28 +41,8 @@ public sealed partial class NfTablesCommitWatch : IDisposable
     /// <summary>Starts listening in the calling thread's network namespace, or in <paramref name="netnsPath"/>'s.</summary>
     public static NfTablesCommitWatch Open(string? netnsPath = null)
     {
-        if (netnsPath is null)
-            return new NfTablesCommitWatch(OpenSocket());
-        // A socket belongs to the namespace of the thread that created it; a throwaway thread keeps setns()
-        // away from pooled threads (see RtNetlink.InNamespace).
-        FileDescriptorHandle? socket = null;
-        ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                NetNs.EnterOnCurrentThread(netnsPath);
-                socket = OpenSocket();
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-        }) { IsBackground = true, Name = "netns" };
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-        return new NfTablesCommitWatch(socket!);
+        // A socket belongs to the namespace of the thread that created it.
+        return new NfTablesCommitWatch(netnsPath is null ? OpenSocket() : NetNs.OnThreadIn(netnsPath, OpenSocket));
     }
 
     private static unsafe FileDescriptorHandle OpenSocket()

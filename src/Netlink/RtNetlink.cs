@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
@@ -35,37 +34,14 @@ public sealed class RtNetlink : IDisposable
     /// <summary>
     /// Runs <paramref name="work"/> on a fresh dedicated thread that has entered the network namespace at
     /// <paramref name="netnsPath"/> (e.g. "/proc/1234/ns/net" or "/run/netns/x"), with an RtNetlink opened there.
-    /// Returns its result or rethrows its exception. <paramref name="work"/> must stay synchronous: after an
-    /// await it would continue on a pool thread in the caller's namespace.
+    /// Returns its result or rethrows its exception (see <see cref="NetNs.OnThreadIn{T}"/>).
     /// </summary>
-    public static T InNamespace<T>(string netnsPath, Func<RtNetlink, T> work)
-    {
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
-        // setns() moves only the calling thread. A new thread that ends afterwards is used so that no pooled
-        // thread is ever left in a foreign namespace, where it would silently create later sockets there.
-        var thread = new Thread(() =>
+    public static T InNamespace<T>(string netnsPath, Func<RtNetlink, T> work) =>
+        NetNs.OnThreadIn(netnsPath, () =>
         {
-            try
-            {
-                NetNs.EnterOnCurrentThread(netnsPath);
-                using var netlink = Open();
-                result = work(netlink);
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "netns",
-        };
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-        return result;
-    }
+            using var netlink = Open();
+            return work(netlink);
+        });
 
     /// <inheritdoc cref="InNamespace{T}(string, Func{RtNetlink, T})"/>
     public static void InNamespace(string netnsPath, Action<RtNetlink> work) =>

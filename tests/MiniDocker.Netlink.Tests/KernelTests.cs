@@ -266,6 +266,18 @@ public class NfTablesCommitWatchTests
         return process;
     }
 
+    /// <summary>Runs `nft -f` with <paramref name="script"/> under the watch; <paramref name="atReturn"/> sees the
+    /// namespace the moment the watch returns, before the tool's exit is awaited.</summary>
+    private static (bool Announced, int ExitCode) RunWatched(TestNetns netns, NfTablesCommitWatch watch, string script,
+        int commits, Action? atReturn = null)
+    {
+        using var process = StartNft(netns, script);
+        bool announced = watch.WaitForCommits(process.Id, commits, TimeSpan.FromSeconds(10));
+        atReturn?.Invoke();
+        process.WaitForExit();
+        return (announced, process.ExitCode);
+    }
+
     [Fact]
     public void ACommittedDeletionIsAnnouncedAndInForceBeforeTheToolExits()
     {
@@ -273,12 +285,9 @@ public class NfTablesCommitWatchTests
         {
             netns.Exec("nft", "add table ip mdkwatch; add chain ip mdkwatch c; add rule ip mdkwatch c tcp dport 1 accept");
             using var watch = NfTablesCommitWatch.Open(netns.Path);
-            using var process = StartNft(netns, "delete table ip mdkwatch\n");
-
-            Assert.True(watch.WaitForCommits(process.Id, 1, TimeSpan.FromSeconds(10)));
-            Assert.DoesNotContain("mdkwatch", netns.Exec("nft", "list", "tables"));
-            process.WaitForExit();
-            Assert.Equal(0, process.ExitCode);
+            var result = RunWatched(netns, watch, "delete table ip mdkwatch\n", 1,
+                atReturn: () => Assert.DoesNotContain("mdkwatch", netns.Exec("nft", "list", "tables")));
+            Assert.Equal((true, 0), result);
         });
     }
 
@@ -288,11 +297,9 @@ public class NfTablesCommitWatchTests
         TestNetns.With(netns =>
         {
             using var watch = NfTablesCommitWatch.Open(netns.Path);
-            using var process = StartNft(netns, "delete table ip mdkwatch-none\n");
-
-            Assert.False(watch.WaitForCommits(process.Id, 1, TimeSpan.FromSeconds(10)));
-            process.WaitForExit();
-            Assert.NotEqual(0, process.ExitCode);
+            var (announced, exitCode) = RunWatched(netns, watch, "delete table ip mdkwatch-none\n", 1);
+            Assert.False(announced);
+            Assert.NotEqual(0, exitCode);
         });
     }
 
@@ -304,15 +311,12 @@ public class NfTablesCommitWatchTests
             using var watch = NfTablesCommitWatch.Open(netns.Path);
             // Another process's commit first, then the watched one's: only the latter may count.
             netns.Exec("nft", "add table ip mdkother");
-            using var process = StartNft(netns, "add table ip mdkwatch\n");
-            Assert.True(watch.WaitForCommits(process.Id, 1, TimeSpan.FromSeconds(10)));
-            Assert.Contains("mdkwatch", netns.Exec("nft", "list", "tables"));
-            process.WaitForExit();
+            var result = RunWatched(netns, watch, "add table ip mdkwatch\n", 1,
+                atReturn: () => Assert.Contains("mdkwatch", netns.Exec("nft", "list", "tables")));
+            Assert.Equal((true, 0), result);
 
             // Asking for two commits of a tool that makes one: the watch returns at its exit, not before.
-            using var single = StartNft(netns, "delete table ip mdkwatch\n");
-            Assert.False(watch.WaitForCommits(single.Id, 2, TimeSpan.FromSeconds(10)));
-            Assert.True(single.HasExited || single.WaitForExit(1000));
+            Assert.Equal((false, 0), RunWatched(netns, watch, "delete table ip mdkwatch\n", 2));
         });
     }
 
