@@ -43,7 +43,7 @@ public static class ContainerMonitor
     {
         var reporter = new SyncChannel(-1, ReportFd);
         bool reported = resume is not null;
-        IDisposable? owner = null;
+        Fd? owner = null;
         try
         {
             if (resume is null)
@@ -94,8 +94,8 @@ public static class ContainerMonitor
                         close(ReportFd);
                         reported = true;
                     }
-                    var resumeCommand = ResumeCommand(store, id, ((Fd)owner).Value, quickExits);
-                    int errno = MonitorRelay.Become(running.Pid, logPath, output.Value, errors?.Value ?? -1, ((Fd)owner).Value, resumeCommand);
+                    var resumeCommand = ResumeCommand(store, id, owner.Value, quickExits);
+                    int errno = MonitorRelay.Become(running.Pid, logPath, output.Value, errors?.Value ?? -1, owner.Value, resumeCommand);
                     // Still here: execve failed (the binary is gone?). Relay from this process instead.
                     Console.Error.WriteLine($"minidocker: monitor: cannot become the relay (errno {errno}); relaying in place");
                     MonitorRelay.PumpToLog(logPath, output, errors);
@@ -176,5 +176,19 @@ public static class ContainerMonitor
             if (left <= TimeSpan.Zero) return true;
             Thread.Sleep(left < TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50));
         }
+    }
+}
+
+/// <summary>Where the relay brings the monitor back: the program <paramref name="Pid"/> ended with
+/// <paramref name="ExitCode"/> (128+N for signal N); <paramref name="OwnerFd"/> still holds owner.lock.</summary>
+public sealed record MonitorResume(int Pid, int ExitCode, int OwnerFd, int QuickExits)
+{
+    /// <summary>From the monitor's options: --resume PID:STATUS, --owner-fd N, --quick-exits K.</summary>
+    public static MonitorResume Parse(string resume, int ownerFd, int quickExits)
+    {
+        string[] parts = resume.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out int pid) || !int.TryParse(parts[1], out int code) || ownerFd < 3)
+            throw new ContainerException($"monitor: invalid --resume '{resume}' / --owner-fd {ownerFd}");
+        return new MonitorResume(pid, code, ownerFd, quickExits);
     }
 }

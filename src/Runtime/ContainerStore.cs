@@ -73,7 +73,7 @@ public sealed partial class ContainerStore
     /// <summary>Takes ownership of the container (see the class summary); null when another process has it. Throws
     /// when the container no longer exists: it is checked after the lock is taken, because a `rm` that held the
     /// lock may have removed it meanwhile.</summary>
-    public IDisposable? TryClaim(string id)
+    public Fd? TryClaim(string id)
     {
         Fd fd;
         try { fd = Fd.Open(OwnerLockPath(id), O_RDWR | O_CREAT, 0x180); }
@@ -92,7 +92,7 @@ public sealed partial class ContainerStore
 
     /// <summary><see cref="TryClaim"/>, retried until <paramref name="patience"/> runs out: the owner may be a
     /// command that is just finishing, or another command probing the lock for a moment.</summary>
-    public IDisposable Claim(string id, TimeSpan patience)
+    public Fd Claim(string id, TimeSpan patience)
     {
         var deadline = DateTime.UtcNow + patience;
         while (true)
