@@ -29,19 +29,45 @@ public static class Globals
 
     public static ContainerStore Containers(ParseResult p) => new(StateRoot(p));
 
-    /// <summary>The backend named by --firewall, $MINIDOCKER_FIREWALL or the "firewall" line of ROOT/config, else
-    /// detected. Remembered in ROOT/config on first use, so a monitor started later picks the same one.</summary>
-    public static NetworkManager Networks(ParseResult p)
+    /// <summary>The backend of the "firewall" line of ROOT/config; on a root's first use the one named by --firewall or
+    /// $MINIDOCKER_FIREWALL, else detected, and then remembered there, so a monitor started later (it gets only --root)
+    /// picks the same one. Naming another backend for a root that has one is refused.</summary>
+    private static IFirewall FirewallOf(ParseResult p, string root)
     {
-        string root = StateRoot(p);
         string configFile = Path.Combine(root, "config");
         string? saved = File.Exists(configFile)
             ? File.ReadAllLines(configFile).Select(l => l.Split('=', 2)).Where(kv => kv.Length == 2 && kv[0].Trim() == "firewall")
                 .Select(kv => kv[1].Trim()).LastOrDefault()
             : null;
-        string? choice = p.GetValue(Firewall) ?? Environment.GetEnvironmentVariable("MINIDOCKER_FIREWALL") ?? saved;
-        var firewall = Network.Firewalls.Create(string.IsNullOrEmpty(choice) ? null : choice, scope: NetworkStore.ScopeOf(root));
+        string? requested = RequestedFirewall(p);
+        if (requested is not null and not ("iptables" or "nftables"))
+            throw new NetworkException($"unknown firewall backend '{requested}': use iptables or nftables");
+        // A root's rules all come from the backend it started with: a command using another one would leave its
+        // rules where `network rm` and the monitors (which get only --root) never look.
+        if (saved is not null && requested is not null && requested != saved)
+            throw new NetworkException($"firewall backend {requested} requested, but state root {root} uses {saved} " +
+                $"({configFile}): use another --root, or remove all its networks and that file's firewall line to switch");
+        var firewall = Network.Firewalls.Create(saved ?? requested, scope: NetworkStore.ScopeOf(root));
         if (saved is null) File.AppendAllText(configFile, $"firewall={firewall.Name}\n");
+        return firewall;
+    }
+
+    private static string? RequestedFirewall(ParseResult p) =>
+        (p.GetValue(Firewall) ?? Environment.GetEnvironmentVariable("MINIDOCKER_FIREWALL")) is { Length: > 0 } name ? name : null;
+
+    /// <summary>
+    /// Checks (and on a root's first use records) a backend named on the command line or in the environment, for
+    /// every verb: a detached run or a start hands the network work to a monitor, which must find the same choice.
+    /// </summary>
+    public static void CheckFirewallChoice(ParseResult p)
+    {
+        if (RequestedFirewall(p) is not null) _ = FirewallOf(p, StateRoot(p));
+    }
+
+    public static NetworkManager Networks(ParseResult p)
+    {
+        string root = StateRoot(p);
+        var firewall = FirewallOf(p, root);
         var containers = Path.Combine(root, "containers");
         return new NetworkManager(root, firewall,
             id => Directory.Exists(containers) && Directory.EnumerateDirectories(containers, id + "*").Any());

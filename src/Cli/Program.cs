@@ -32,6 +32,7 @@ try
         Console.Error.WriteLine("See 'minidocker --help'.");
         return ExitCodes.RuntimeError;
     }
+    Globals.CheckFirewallChoice(parsed);
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (ContainerException e)

@@ -147,6 +147,25 @@ public abstract class NetworkTests(string firewall) : IDisposable
         else Assert.DoesNotContain(Net, FirewallRules());
     }
 
+    [Fact]
+    public void A_root_keeps_the_firewall_backend_it_started_with()
+    {
+        CreateNetwork(Net, Subnet); // this root now uses the class's backend, recorded in ROOT/config
+        string other = firewall == "iptables" ? "nftables" : "iptables";
+
+        var refused = Md("--firewall", other, "run", "-d", "--net", Net, "-p", "80", "busybox", "sleep", "60");
+        Assert.Equal(125, refused.ExitCode);
+        Assert.Contains($"firewall backend {other} requested, but state root", refused.Stderr);
+        Assert.Contains($"uses {firewall}", refused.Stderr);
+        Assert.Single(refused.Stderr.Trim().Split('\n'));
+        Assert.Empty(Md("ps", "-aq").Stdout.Trim());
+
+        var unknown = Md("--firewall", "ipfw", "network", "ls");
+        Assert.Equal(125, unknown.ExitCode);
+        Assert.Contains("unknown firewall backend 'ipfw': use iptables or nftables", unknown.Stderr);
+        Assert.Equal(0, Md("--firewall", firewall, "network", "ls").ExitCode);
+    }
+
     [Theory]
     [InlineData("10.231.0.0/33", "invalid")]
     [InlineData("not-a-cidr", "invalid")]
