@@ -78,31 +78,44 @@ public sealed partial class NfTablesCommitWatch : IDisposable
         }
     }
 
+    private FileDescriptorHandle? _exited;
+    private int _pid;
+
     /// <summary>
-    /// Waits until process <paramref name="pid"/> has committed <paramref name="commits"/> transactions (true), or
-    /// until it exits or <paramref name="timeout"/> passes without that (false: the caller then waits for the exit
-    /// and reads the exit status as usual). Start watching before the process can commit: announcements made
-    /// before <see cref="Open"/> are not seen.
+    /// Names the process to wait for. Call it as soon as the process exists and before it can finish (before it
+    /// is given its input): its exit is then told by a pidfd, which cannot name another process after a pid reuse.
     /// </summary>
-    public unsafe bool WaitForCommits(int pid, int commits, TimeSpan timeout)
+    public void Follow(int pid)
     {
+        _pid = pid;
         int pidfd = (int)Syscall(SysPidfdOpen, pid, 0);
-        if (pidfd < 0)
-            return false; // gone already (or a kernel without pidfds): the exit status will tell
-        using var exited = new FileDescriptorHandle(pidfd);
+        // Already gone (or a kernel without pidfds): only what it announced before can count.
+        _exited = pidfd >= 0 ? new FileDescriptorHandle(pidfd) : null;
+    }
+
+    /// <summary>
+    /// Waits until the followed process has committed <paramref name="commits"/> transactions (true), or until it
+    /// exits or <paramref name="timeout"/> passes without that (false: the caller then waits for the exit and reads
+    /// the exit status as usual). Announcements made before <see cref="Open"/> are not seen.
+    /// </summary>
+    public unsafe bool WaitForCommits(int commits, TimeSpan timeout)
+    {
         long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         int seen = 0;
         Span<PollFd> fds = stackalloc PollFd[2];
+        int count = _exited is null ? 1 : 2;
         while (true)
         {
-            long left = deadline - Environment.TickCount64;
-            if (left <= 0)
+            // A process that is gone gets no wait: what it announced is in the queue already.
+            long left = _exited is null ? 0 : deadline - Environment.TickCount64;
+            if (left < 0)
                 return false;
             fds[0] = new PollFd { Fd = _socket.Fd, Events = PollIn };
-            fds[1] = new PollFd { Fd = pidfd, Events = PollIn };
+            if (_exited is not null)
+                fds[1] = new PollFd { Fd = _exited.Fd, Events = PollIn };
             int ready;
             fixed (PollFd* p = fds)
-                ready = Poll(p, 2, (int)left);
+                ready = Poll(p, (ulong)count, (int)left);
             if (ready < 0)
             {
                 if (Marshal.GetLastPInvokeError() == Eintr)
@@ -116,7 +129,7 @@ public sealed partial class NfTablesCommitWatch : IDisposable
                     received = Recv(_socket.Fd, b, _buffer.Length, 0x40 /* MSG_DONTWAIT */);
                 if (received > 0)
                 {
-                    seen += CountCommits(_buffer.AsSpan(0, (int)received), pid);
+                    seen += CountCommits(_buffer.AsSpan(0, (int)received), _pid);
                     if (seen >= commits)
                         return true;
                     continue;
@@ -124,9 +137,10 @@ public sealed partial class NfTablesCommitWatch : IDisposable
                 // ENOBUFS: announcements were dropped, possibly ours; only the exit can tell now.
                 if (received < 0 && Marshal.GetLastPInvokeError() == Enobufs)
                     return false;
+                continue;
             }
-            // Only once the queue is drained: a tool that commits and exits at once must still count as committed.
-            if ((fds[1].Revents & PollIn) != 0 && (fds[0].Revents & PollIn) == 0)
+            // The queue is drained: a process that has exited (or timed out) made no more announcements.
+            if (ready == 0 || (count == 2 && (fds[1].Revents & PollIn) != 0))
                 return false;
         }
     }
@@ -169,7 +183,11 @@ public sealed partial class NfTablesCommitWatch : IDisposable
         return -1;
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _exited?.Dispose();
+        _socket.Dispose();
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct PollFd

@@ -251,7 +251,11 @@ public class KernelTests
 /// </summary>
 public class NfTablesCommitWatchTests
 {
-    private static System.Diagnostics.Process StartNft(TestNetns netns, string script)
+    /// <summary>Runs `nft -f` with <paramref name="script"/> under the watch, as ToolRunner does (followed before it
+    /// gets its input); <paramref name="atReturn"/> sees the namespace the moment the watch returns, before the
+    /// tool's exit is awaited.</summary>
+    private static (bool Announced, int ExitCode) RunWatched(TestNetns netns, NfTablesCommitWatch watch, string script,
+        int commits, Action? atReturn = null)
     {
         var start = new System.Diagnostics.ProcessStartInfo("nsenter")
         {
@@ -260,19 +264,11 @@ public class NfTablesCommitWatchTests
         };
         foreach (var argument in new[] { $"--net={netns.Path}", "--", "nft", "-f", "-" })
             start.ArgumentList.Add(argument);
-        var process = System.Diagnostics.Process.Start(start)!;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        watch.Follow(process.Id);
         process.StandardInput.Write(script);
         process.StandardInput.Close();
-        return process;
-    }
-
-    /// <summary>Runs `nft -f` with <paramref name="script"/> under the watch; <paramref name="atReturn"/> sees the
-    /// namespace the moment the watch returns, before the tool's exit is awaited.</summary>
-    private static (bool Announced, int ExitCode) RunWatched(TestNetns netns, NfTablesCommitWatch watch, string script,
-        int commits, Action? atReturn = null)
-    {
-        using var process = StartNft(netns, script);
-        bool announced = watch.WaitForCommits(process.Id, commits, TimeSpan.FromSeconds(10));
+        bool announced = watch.WaitForCommits(commits, TimeSpan.FromSeconds(10));
         atReturn?.Invoke();
         process.WaitForExit();
         return (announced, process.ExitCode);

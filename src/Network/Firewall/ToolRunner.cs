@@ -86,6 +86,7 @@ internal sealed partial class ToolRunner
         // Listening starts before the tool does, so that no announcement of its commits can come first.
         using NfTablesCommitWatch? watch = commits > 0 ? OpenCommitWatch() : null;
         Process process = Process.Start(start) ?? throw new NetworkException($"{tool}: could not start {start.FileName}");
+        watch?.Follow(process.Id); // before the tool has its input, so before it can have finished
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();
         try
@@ -99,7 +100,7 @@ internal sealed partial class ToolRunner
             // EPIPE: the tool exited before reading its script (e.g. nsenter could not enter the namespace);
             // its exit status and stderr below say why.
         }
-        if (watch is not null && watch.WaitForCommits(process.Id, commits, Timeout))
+        if (watch is not null && watch.WaitForCommits(commits, Timeout))
         {
             // Committed: the rules are in force (or gone). The tool is still closing its socket; the runtime's
             // SIGCHLD handling reaps it when it exits, and the Process is disposed then.
