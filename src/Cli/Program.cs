@@ -7,9 +7,6 @@ using MiniDocker.Runtime;
 // container start and before the user's program.
 if (args.Length == 2 && args[0] == "init")
     return MiniDocker.Runtime.Init.ContainerInit.Run(args[1]);
-// A detached container's monitor while the program runs: kept small, so no parsing either (see MonitorRelay).
-if (args.Length > 0 && args[0] == MonitorRelay.Verb)
-    return MonitorRelay.Run(args);
 
 var root = new RootCommand("MiniDocker: a small container runtime with networking built in");
 root.Options.Add(Globals.Root);

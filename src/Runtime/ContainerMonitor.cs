@@ -96,10 +96,14 @@ public static class ContainerMonitor
                     }
                     var resumeCommand = ResumeCommand(store, id, owner.Value, quickExits);
                     int errno = MonitorRelay.Become(running.Pid, logPath, output.Value, errors?.Value ?? -1, owner.Value, resumeCommand);
-                    // Still here: execve failed (the binary is gone?). Relay from this process instead.
-                    Console.Error.WriteLine($"minidocker: monitor: cannot become the relay (errno {errno}); relaying in place");
-                    MonitorRelay.PumpToLog(logPath, output, errors);
-                    code = running.Wait(decide);
+                    // Still here: execve failed. Nobody would drain the program's output and it would block on a
+                    // full pipe: stop it, and say why in its state (ps/inspect show the error).
+                    kill(running.Pid, SIGKILL);
+                    output.Dispose();
+                    errors?.Dispose();
+                    code = running.Wait(s => s.Error = $"monitor: cannot exec the log relay: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
+                    if (config.AutoRemove) store.Delete(id);
+                    return code;
                 }
                 if (!restart)
                 {

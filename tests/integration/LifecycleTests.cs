@@ -388,6 +388,32 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void Logs_give_back_what_the_program_wrote_and_the_log_is_docker_json_file()
+    {
+        // Quotes, backslashes, a tab, a control character, non-ASCII text, bytes that are not UTF-8 (they come back
+        // as U+FFFD), a line longer than the 16 KiB a log entry holds, and a last line without a newline.
+        string name = Name("logtext");
+        RunDetached("--name", name, "busybox", "sh", "-c",
+            "printf 'quote \" back \\\\ tab \\t bell \\a \\303\\251 \\346\\227\\245\\n'; " +
+            "printf '\\377\\376ok\\n' >&2; head -c 20000 /dev/zero | tr '\\0' a; echo; printf 'no newline'");
+        Assert.Equal("0\n", _md.Run("wait", name).Stdout);
+
+        var logs = _md.Run("logs", name);
+        Assert.Equal("quote \" back \\ tab \t bell \a \u00e9 \u65e5\n" + new string('a', 20000) + "\nno newline", logs.Stdout);
+        Assert.Equal("\uFFFD\uFFFDok\n", logs.Stderr);
+
+        string id = Inspect(name).GetProperty("Id").GetString()!;
+        var lines = File.ReadAllLines(Path.Combine(_md.Root, "containers", id, "container.log"));
+        Assert.Equal(5, lines.Length); // the 20000-byte line is two entries
+        foreach (string line in lines)
+        {
+            using var entry = JsonDocument.Parse(line);
+            Assert.Equal(["log", "stream", "time"], entry.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", entry.RootElement.GetProperty("time").GetString());
+        }
+    }
+
+    [Fact]
     public void Logs_follow_while_it_runs_ends_when_the_container_ends()
     {
         RunDetached("--name", Name("follow"), "busybox", "sh", "-c", "echo one; sleep 0.5; echo two; sleep 0.5; echo three");
