@@ -6,8 +6,9 @@ namespace MiniDocker.Runtime;
 /// <summary>
 /// Detached containers (`run -d`): a small monitor process per container, in the spirit of podman's conmon. It is
 /// minidocker re-executed as `minidocker monitor ID` in a session of its own; it starts the container, tells the
-/// CLI "started" (or the error) over a pipe at fd 3, then owns the container's stdio, writes the log as JSON lines
-/// (Docker's json-file format) and records the exit status when the program ends.
+/// CLI "started" (or the error) over a pipe at fd 3, then owns the container's stdio: while the program runs it is
+/// the <see cref="MonitorRelay"/> (same process, no .NET runtime), which writes the log as JSON lines (Docker's
+/// json-file format); back here it records the exit status and restarts the program if its policy says so.
 /// </summary>
 public static class ContainerMonitor
 {

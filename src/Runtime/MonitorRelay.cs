@@ -23,12 +23,14 @@ public static class MonitorRelay
     /// </summary>
     internal static unsafe int Become(int pid, string logPath, int outFd, int errFd, int ownerFd, IReadOnlyList<string> resumeCommand)
     {
+        var (path, prefix) = SelfExe.Command();
+        // The relay is the published binary's C main(); a framework-dependent run (dotnet minidocker.dll) has none.
+        if (prefix.Count > 1) return 8; // ENOEXEC
         // These must survive execve: the streams, and owner.lock (the flock belongs to the open file, so the lock
         // stays held by this process, through the relay and back).
         SetCloexec(ownerFd, false);
         SetCloexec(outFd, false);
         if (errFd >= 0) SetCloexec(errFd, false);
-        var (path, prefix) = SelfExe.Command();
         var argv = new List<string>(prefix) { Verb, pid.ToString(), logPath, outFd.ToString(), errFd.ToString(), "--" };
         argv.AddRange(resumeCommand);
         using var strings = new NativeStrings();
