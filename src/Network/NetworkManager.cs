@@ -93,7 +93,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             throw new NetworkException($"invalid IP address '{requestedIp}'");
         if (!BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
 
-        var ports = new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
+        // Every endpoint record is read to know the ports in use; a run that publishes nothing skips that.
+        var ports = requested.Count == 0 ? []
+            : new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
         FailPoint.Check("ipam");
         var address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip);
         EndpointRecord? endpoint = null;
