@@ -5,16 +5,28 @@ namespace MiniDocker.Runtime;
 /// <summary>Crash-safe file writes and advisory locks, for state that several minidocker processes share.</summary>
 public static class AtomicFile
 {
-    /// <summary>Temp file, fsync, rename: a reader sees the old content or the new, never half of it.</summary>
+    /// <summary>Temp file, fsync, rename, fsync of the directory: a reader sees the old content or the new, never half
+    /// of it, and after a power cut the rename is there or not (as the network and image stores do).</summary>
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
         string tmp = $"{path}.tmp{Environment.ProcessId}.{Environment.CurrentManagedThreadId}";
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
-            f.Write(content);
-            f.Flush(flushToDisk: true);
+            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                f.Write(content);
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
         }
-        File.Move(tmp, path, overwrite: true);
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        using var dir = Fd.Open(directory, Libc.O_RDONLY | Libc.O_DIRECTORY);
+        Libc.Check(Libc.fsync(dir.Value), "fsync", directory);
     }
 
     /// <summary>An exclusive flock on <paramref name="path"/> (created if missing), released on dispose.
