@@ -52,7 +52,6 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags, int mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial int close(int fd);
-    [LibraryImport(Lib, SetLastError = true)] public static partial int fsync(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial int pipe2(int* fds, int flags);
