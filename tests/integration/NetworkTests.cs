@@ -291,6 +291,13 @@ public abstract class NetworkTests(string firewall) : IDisposable
         if (self.ExitCode == 0) Assert.Equal(hostname, self.Stdout); // exec arrives with the lifecycle verbs
 
         Assert.Equal($"80/tcp -> 0.0.0.0:{port}\n", Md("port", "pub").Stdout);
+        // ps shows the mapping as Docker does, while the container holds it.
+        Assert.Contains($"0.0.0.0:{port}->80/tcp", Md("ps").Stdout.Split('\n').Single(l => l.TrimEnd().EndsWith(" pub")));
+        var json = Md("ps", "--format", "json").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement).Single(r => r.GetProperty("Names").GetString() == "pub");
+        Assert.Equal($"0.0.0.0:{port}->80/tcp", json.GetProperty("Ports").GetString());
+        Assert.Equal(0, Md("stop", "-t", "1", "pub").ExitCode);
+        Assert.DoesNotContain("->", Md("ps", "-a").Stdout.Split('\n').Single(l => l.TrimEnd().EndsWith(" pub")));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using MiniDocker.Network;
 using MiniDocker.Runtime;
 
 namespace MiniDocker.Cli.Commands;
@@ -24,6 +25,12 @@ public static class PsCommand
                 foreach (var (e, _) in rows) Console.WriteLine(e.Config.ShortId);
                 return 0;
             }
+            // As Docker shows them: the host ports a running container holds now ("0.0.0.0:8080->80/tcp"), read from
+            // the network store's endpoint records (a stopped container holds none).
+            var ports = new NetworkStore(Globals.StateRoot(p)).Endpoints(null)
+                .GroupBy(e => e.ContainerId)
+                .ToDictionary(g => g.Key, g => string.Join(", ", g.SelectMany(e => e.Ports)));
+            string PortsOf(ContainerStore.Entry e) => ports.GetValueOrDefault(e.Config.Id, "");
             if (p.GetValue(format) == "json")
             {
                 foreach (var (e, status) in rows)
@@ -38,6 +45,7 @@ public static class PsCommand
                         w.WriteString("CreatedAt", e.Config.Created);
                         w.WriteString("State", status.ToString().ToLowerInvariant());
                         w.WriteString("Status", Lifecycle.Describe(e.State, status, now));
+                        w.WriteString("Ports", PortsOf(e));
                         w.WriteString("Names", e.Config.Name);
                         w.WriteEndObject();
                     }
@@ -52,7 +60,7 @@ public static class PsCommand
                 if (cmd.Length > 20) cmd = cmd[..19] + "…";
                 table.Add(e.Config.ShortId, e.Config.Image, $"\"{cmd}\"",
                     Lifecycle.Humanize(now - e.Config.Created) + " ago", Lifecycle.Describe(e.State, status, now),
-                    string.Join(", ", e.Config.Publish), e.Config.Name);
+                    PortsOf(e), e.Config.Name);
             }
             table.Print();
             return 0;
