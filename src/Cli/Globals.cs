@@ -34,6 +34,9 @@ public static class Globals
     /// picks the same one. Naming another backend for a root that has one is refused.</summary>
     private static IFirewall FirewallOf(ParseResult p, string root)
     {
+        // Resolved once per process: Program checks the choice before the verb runs, and the verb builds on it.
+        if (_resolved is { } known && known.Root == root)
+            return known.Firewall;
         string configFile = Path.Combine(root, "config");
         string? saved = File.Exists(configFile)
             ? File.ReadAllLines(configFile).Select(l => l.Split('=', 2)).Where(kv => kv.Length == 2 && kv[0].Trim() == "firewall")
@@ -49,8 +52,11 @@ public static class Globals
                 $"({configFile}): use another --root, or remove all its networks and that file's firewall line to switch");
         var firewall = Network.Firewalls.Create(saved ?? requested, scope: NetworkStore.ScopeOf(root));
         if (saved is null) File.AppendAllText(configFile, $"firewall={firewall.Name}\n");
+        _resolved = (root, firewall);
         return firewall;
     }
+
+    private static (string Root, IFirewall Firewall)? _resolved;
 
     private static string? RequestedFirewall(ParseResult p) =>
         (p.GetValue(Firewall) ?? Environment.GetEnvironmentVariable("MINIDOCKER_FIREWALL")) is { Length: > 0 } name ? name : null;
