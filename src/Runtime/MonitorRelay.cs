@@ -13,6 +13,7 @@ namespace MiniDocker.Runtime;
 /// </summary>
 public static class MonitorRelay
 {
+    /// <summary>Dispatched by the C main() in src/Cli/native/main.c, which spells it too.</summary>
     public const string Verb = "monitor-relay";
 
     /// <summary>

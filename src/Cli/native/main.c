@@ -10,6 +10,7 @@ extern int minidocker_monitor_relay(int argc, char *argv[]);
 
 int main(int argc, char *argv[])
 {
+    /* The verb MonitorRelay.Verb (src/Runtime/MonitorRelay.cs) execs into. */
     if (argc > 1 && strcmp(argv[1], "monitor-relay") == 0)
         return minidocker_monitor_relay(argc, argv);
     return __managed__Main(argc, argv);
