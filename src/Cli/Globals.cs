@@ -13,6 +13,12 @@ public static class Globals
         Recursive = true,
     };
 
+    public static readonly Option<bool> Debug = new("--debug", "-D")
+    {
+        Description = "Print the stack trace of a failure (also MINIDOCKER_DEBUG=1)",
+        Recursive = true,
+    };
+
     public static readonly Option<string?> Firewall = new("--firewall")
     {
         Description = "Firewall backend: iptables or nftables (default: $MINIDOCKER_FIREWALL, else detected)",

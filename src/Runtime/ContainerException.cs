@@ -1,14 +1,7 @@
+using MiniDocker.Linux;
+
 namespace MiniDocker.Runtime;
 
-/// <summary>A user-facing failure: a one-line message and the exit code Docker would give
-/// (125 runtime error, 126 cannot execute, 127 not found).</summary>
+/// <summary>A user-facing failure of the runtime: a one-line message and the exit code Docker would give.</summary>
 public class ContainerException(string message, int exitCode = ExitCodes.RuntimeError, Exception? inner = null)
-    : Exception(message, inner)
-{
-    public int ExitCode { get; } = exitCode;
-}
-
-public static class ExitCodes
-{
-    public const int RuntimeError = 125, CannotExecute = 126, NotFound = 127;
-}
+    : MiniDockerException(message, exitCode, inner);

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using MiniDocker.Runtime.Init;
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime;
 

@@ -1,5 +1,6 @@
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime;
 
@@ -149,7 +150,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         {
             int r = waitpid(pid, &status, 0);
             if (r == pid) break;
-            if (r == -1 && Errno == 4) continue; // EINTR
+            if (r == -1 && LastErrno == 4) continue; // EINTR
             return ExitCodes.RuntimeError;     // ECHILD: already reaped
         }
         int signal = status & 0x7f;

@@ -1,5 +1,6 @@
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime;
 

@@ -1,5 +1,6 @@
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime;
 
@@ -36,7 +37,7 @@ public static class MonitorRelay
         argv.AddRange(resumeCommand);
         using var strings = new NativeStrings();
         execv(strings.Add(path), strings.AddArray(argv));
-        int errno = Errno;
+        int errno = LastErrno;
         SetCloexec(ownerFd, true);
         SetCloexec(outFd, true);
         if (errFd >= 0) SetCloexec(errFd, true);

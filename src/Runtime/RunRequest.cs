@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 namespace MiniDocker.Runtime;
 
 /// <summary>What the user asked `run` for, before the image's defaults are applied.</summary>
@@ -82,10 +83,13 @@ public static class ContainerConfigFactory
         var result = new List<string>();
         foreach (var file in request.EnvFiles)
         {
-            if (!File.Exists(file)) throw new ContainerException($"open {file}: no such file or directory");
-            foreach (var raw in File.ReadAllLines(file))
+            // Docker reads it line by line with a 64 KiB line limit; a bound on the whole file keeps /dev/zero out.
+            byte[] content;
+            try { content = BoundedFile.Read(file, 16 << 20, file) ?? throw new ContainerException($"open {file}: no such file or directory"); }
+            catch (MiniDockerException e) when (e is not ContainerException) { throw new ContainerException($"--env-file: {e.Message}"); }
+            foreach (var raw in System.Text.Encoding.UTF8.GetString(content).Split('\n'))
             {
-                string line = raw.TrimStart();
+                string line = raw.TrimEnd('\r').TrimStart();
                 if (line.Length == 0 || line.StartsWith('#')) continue;
                 AddEnv(result, line, hostEnv);
             }

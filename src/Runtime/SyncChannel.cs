@@ -1,4 +1,5 @@
 using System.Text;
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
 
 namespace MiniDocker.Runtime;
@@ -40,8 +41,8 @@ internal sealed unsafe class SyncChannel(int readFd, int writeFd)
             while (off < bytes.Length)
             {
                 nint n = Libc.write(writeFd, p + off, bytes.Length - off);
-                if (n < 0 && Libc.Errno == 4 /* EINTR */) continue;
-                if (n <= 0) throw new SyscallException("write", "sync pipe", Libc.Errno);
+                if (n < 0 && Libc.LastErrno == 4 /* EINTR */) continue;
+                if (n <= 0) throw new SyscallException("write", "sync pipe", Libc.LastErrno);
                 off += (int)n;
             }
         }
@@ -55,8 +56,8 @@ internal sealed unsafe class SyncChannel(int readFd, int writeFd)
         while (true)
         {
             nint n = Libc.read(readFd, &b, 1);
-            if (n < 0 && Libc.Errno == 4) continue;
-            if (n < 0) throw new SyscallException("read", "sync pipe", Libc.Errno);
+            if (n < 0 && Libc.LastErrno == 4) continue;
+            if (n < 0) throw new SyscallException("read", "sync pipe", Libc.LastErrno);
             if (n == 0) return buf.Count == 0 ? null : Encoding.UTF8.GetString(buf.ToArray());
             if (b == '\n') return Encoding.UTF8.GetString(buf.ToArray());
             buf.Add(b);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime;
 
@@ -57,12 +58,12 @@ public sealed unsafe class Terminal : IDisposable
         while (true)
         {
             nint n = read(from, buf, 16384);
-            if (n < 0 && Errno == 4) continue;
+            if (n < 0 && LastErrno == 4) continue;
             if (n <= 0) return;
             for (nint off = 0; off < n;)
             {
                 nint w = write(to, buf + off, n - off);
-                if (w < 0 && Errno == 4) continue;
+                if (w < 0 && LastErrno == 4) continue;
                 if (w <= 0) return;
                 off += w;
             }

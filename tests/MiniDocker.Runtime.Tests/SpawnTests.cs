@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
 
 namespace MiniDocker.Runtime.Tests;

@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
 
@@ -98,7 +99,7 @@ public static class ContainerInit
 
         using var strings = new NativeStrings();
         execve(strings.Add(program), strings.AddArray(args), strings.AddArray(env));
-        int errno = Errno;
+        int errno = LastErrno;
         var (code, reason) = errno switch
         {
             2 => (ExitCodes.NotFound, "no such file or directory"),           // ENOENT: e.g. a missing #! interpreter

@@ -1,6 +1,7 @@
 using System.Text.Json;
+using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
-using static MiniDocker.Runtime.Native.Libc;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
 
@@ -32,7 +33,7 @@ public static class ExecInit
             var user = UserSpec.Resolve(spec.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"));
             ContainerInit.AttachStdio(spec.Pty, spec.Interactive);
             if (chdir(spec.WorkingDir) == -1)
-                throw new ContainerException($"chdir to cwd (\"{spec.WorkingDir}\") failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(Errno).ToLowerInvariant()}", ExitCodes.CannotExecute);
+                throw new ContainerException($"chdir to cwd (\"{spec.WorkingDir}\") failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(LastErrno).ToLowerInvariant()}", ExitCodes.CannotExecute);
             string program = ContainerInit.ResolveExecutable(spec.Args[0], spec.Env);
             ContainerInit.DropCapabilities();
             user.Apply();

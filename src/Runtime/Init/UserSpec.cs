@@ -1,4 +1,5 @@
-using static MiniDocker.Runtime.Native.Libc;
+using MiniDocker.Linux;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
 
@@ -57,10 +58,15 @@ public static class UserSpec
     private static uint ParseId(string text, string file) => uint.TryParse(text, out uint id) ? id
         : throw new ContainerException($"invalid id \"{text}\" in the container's /etc/{file}", ExitCodes.CannotExecute);
 
-    /// <summary>A file of the container's root, or "" when the image has none.</summary>
+    /// <summary>A file of the container's root, or "" when the image has none. The container controls it: a link to
+    /// /dev/zero or a FIFO there must not exhaust or hang the exec (see <see cref="BoundedFile"/>).</summary>
     internal static string ReadOrEmpty(string path)
     {
-        try { return File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return ""; }
+        try
+        {
+            var bytes = BoundedFile.Read(path, 4 << 20, "the container's " + path);
+            return bytes is null ? "" : System.Text.Encoding.UTF8.GetString(bytes);
+        }
+        catch (MiniDockerException e) { throw new ContainerException(e.Message, ExitCodes.CannotExecute); }
     }
 }

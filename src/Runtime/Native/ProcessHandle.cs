@@ -1,4 +1,5 @@
-using static MiniDocker.Runtime.Native.Libc;
+using MiniDocker.Linux;
+using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Native;
 
@@ -23,8 +24,8 @@ public sealed unsafe class ProcessHandle : IDisposable
         int fd = (int)syscall(SYS_pidfd_open, pid, 0, 0, 0);
         if (fd == -1)
         {
-            if (Errno == ESRCH) return null;
-            throw new SyscallException("pidfd_open", pid.ToString(), Errno);
+            if (LastErrno == ESRCH) return null;
+            throw new SyscallException("pidfd_open", pid.ToString(), LastErrno);
         }
         var handle = new ProcessHandle(new Fd(fd), pid);
         // Checked after pidfd_open: if the start time matches now, the pidfd holds the recorded process.
@@ -46,8 +47,8 @@ public sealed unsafe class ProcessHandle : IDisposable
     public bool Signal(int signal)
     {
         if (syscall(SYS_pidfd_send_signal, _pidfd.Value, signal, 0, 0) == 0) return true;
-        if (Errno == ESRCH) return false;
-        throw new SyscallException("pidfd_send_signal", Pid.ToString(), Errno);
+        if (LastErrno == ESRCH) return false;
+        throw new SyscallException("pidfd_send_signal", Pid.ToString(), LastErrno);
     }
 
     /// <summary>Waits until the process has ended (a zombie counts: its program is gone); false on timeout.</summary>
@@ -61,7 +62,7 @@ public sealed unsafe class ProcessHandle : IDisposable
             int r = poll(&pfd, 1, timeout == Timeout.InfiniteTimeSpan ? -1 : ms);
             if (r > 0) return true;
             if (r == 0) return false;
-            if (Errno != EINTR) throw new SyscallException("poll", $"pidfd of {Pid}", Errno);
+            if (LastErrno != EINTR) throw new SyscallException("poll", $"pidfd of {Pid}", LastErrno);
         }
     }
 

@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -76,7 +77,7 @@ internal static unsafe class Spawn
             Libc.posix_spawnattr_setsigdefault(attr, sigset);
             Libc.sigemptyset(sigset);
             Libc.posix_spawnattr_setsigmask(attr, sigset);
-            short flags = Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSIGMASK;
+            short flags = (short)(Libc.POSIX_SPAWN_SETSIGDEF | Libc.POSIX_SPAWN_SETSIGMASK);
             if (newSession) flags |= Libc.POSIX_SPAWN_SETSID;
             Libc.posix_spawnattr_setflags(attr, flags);
 

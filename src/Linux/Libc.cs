@@ -1,37 +1,57 @@
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
-namespace MiniDocker.Runtime.Native;
+namespace MiniDocker.Linux;
 
 /// <summary>
-/// The libc calls the runtime makes, declared with source-generated marshalling (AOT-clean).
-/// Every call reports failure through <see cref="SyscallException"/> via <see cref="Check"/>;
-/// errno is read with Marshal.GetLastPInvokeError right after the call.
+/// The libc calls MiniDocker makes, in one interop style: source-generated marshalling (AOT-clean), UTF-8 paths,
+/// errno captured by the marshaller right after the call (read it with <see cref="LastErrno"/>), failures turned into
+/// <see cref="SyscallException"/> by <see cref="Check(int, string, string?)"/>. Constants come from Tmds.LibC, whose
+/// per-architecture assemblies carry the right values for x86_64 and arm64 (O_DIRECTORY is 0x10000 on one and
+/// 0x4000 on the other); the few it lacks come from <see cref="NativeConstants"/>.
 /// </summary>
-internal static unsafe partial class Libc
+public static unsafe partial class Libc
 {
     private const string Lib = "libc";
+    private static readonly NativeConstants Arch = NativeConstants.Current;
 
-    public const int CLONE_NEWNS = 0x00020000, CLONE_NEWCGROUP = 0x02000000, CLONE_NEWUTS = 0x04000000,
-        CLONE_NEWIPC = 0x08000000, CLONE_NEWNET = 0x40000000, CLONE_NEWPID = 0x20000000, CLONE_FS = 0x00000200;
+    public static readonly int CLONE_NEWNS = LibC.CLONE_NEWNS, CLONE_NEWCGROUP = LibC.CLONE_NEWCGROUP,
+        CLONE_NEWUTS = LibC.CLONE_NEWUTS, CLONE_NEWIPC = LibC.CLONE_NEWIPC, CLONE_NEWNET = LibC.CLONE_NEWNET,
+        CLONE_NEWPID = LibC.CLONE_NEWPID, CLONE_NEWUSER = LibC.CLONE_NEWUSER, CLONE_FS = LibC.CLONE_FS;
 
-    public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REMOUNT = 32, MS_BIND = 4096,
-        MS_REC = 16384, MS_PRIVATE = 1 << 18, MS_SLAVE = 1 << 19, MS_STRICTATIME = 1 << 24;
-    public const int MNT_DETACH = 2;
+    public static readonly ulong MS_RDONLY = LibC.MS_RDONLY, MS_NOSUID = LibC.MS_NOSUID, MS_NODEV = LibC.MS_NODEV,
+        MS_NOEXEC = LibC.MS_NOEXEC, MS_REMOUNT = LibC.MS_REMOUNT, MS_BIND = LibC.MS_BIND, MS_REC = LibC.MS_REC,
+        MS_PRIVATE = LibC.MS_PRIVATE, MS_SLAVE = LibC.MS_SLAVE, MS_STRICTATIME = LibC.MS_STRICTATIME;
+    public static readonly int MNT_DETACH = LibC.MNT_DETACH;
 
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_NOCTTY = 0x100, O_TRUNC = 0x200,
-        O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000, O_PATH = 0x200000;
-    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
-    public const int S_IFCHR = 0x2000;
-    public const int WNOHANG = 1;
-    public const int SIGKILL = 9, SIGTERM = 15, SIGINT = 2, SIGWINCH = 28;
-    public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
-    public const uint TIOCSCTTY = 0x540E, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, TIOCGPTN = 0x80045430,
-        TIOCSPTLCK = 0x40045431;
-    public const long SYS_pivot_root = 155, SYS_close_range = 436, SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
-    public const int ESRCH = 3, EINTR = 4, EWOULDBLOCK = 11, ENOENT = 2;
-    public const short POLLIN = 1;
-    public const uint CLOSE_RANGE_CLOEXEC = 4;
-    public const int PR_SET_PDEATHSIG = 1, PR_CAPBSET_DROP = 24, PR_SET_NO_NEW_PRIVS = 38;
+    public static readonly int O_RDONLY = LibC.O_RDONLY, O_WRONLY = LibC.O_WRONLY, O_RDWR = LibC.O_RDWR,
+        O_CREAT = LibC.O_CREAT, O_EXCL = LibC.O_EXCL, O_NOCTTY = LibC.O_NOCTTY, O_TRUNC = LibC.O_TRUNC,
+        O_NONBLOCK = LibC.O_NONBLOCK, O_DIRECTORY = LibC.O_DIRECTORY, O_NOFOLLOW = LibC.O_NOFOLLOW,
+        O_CLOEXEC = LibC.O_CLOEXEC, O_PATH = LibC.O_PATH;
+    public static readonly int F_GETFD = LibC.F_GETFD, F_SETFD = LibC.F_SETFD, FD_CLOEXEC = LibC.FD_CLOEXEC,
+        F_DUPFD_CLOEXEC = LibC.F_DUPFD_CLOEXEC;
+    public static readonly int AT_FDCWD = LibC.AT_FDCWD, AT_SYMLINK_NOFOLLOW = LibC.AT_SYMLINK_NOFOLLOW,
+        AT_REMOVEDIR = LibC.AT_REMOVEDIR;
+    public static readonly int S_IFMT = (int)(uint)LibC.S_IFMT, S_IFDIR = (int)(uint)LibC.S_IFDIR,
+        S_IFREG = (int)(uint)LibC.S_IFREG, S_IFLNK = (int)(uint)LibC.S_IFLNK, S_IFCHR = (int)(uint)LibC.S_IFCHR;
+    public static readonly long UTIME_OMIT = LibC.UTIME_OMIT;
+    public static readonly int SIGKILL = LibC.SIGKILL, SIGTERM = LibC.SIGTERM, SIGINT = LibC.SIGINT,
+        SIGWINCH = LibC.SIGWINCH;
+    public static readonly int ESRCH = LibC.ESRCH, EINTR = LibC.EINTR, EWOULDBLOCK = LibC.EWOULDBLOCK,
+        ENOENT = LibC.ENOENT, ENOTDIR = LibC.ENOTDIR, ENOTEMPTY = LibC.ENOTEMPTY, ELOOP = LibC.ELOOP;
+    public static readonly short POLLIN = LibC.POLLIN;
+    public static readonly uint TIOCSCTTY = (uint)LibC.TIOCSCTTY, TIOCGWINSZ = (uint)LibC.TIOCGWINSZ,
+        TIOCSWINSZ = (uint)LibC.TIOCSWINSZ, TIOCGPTN = (uint)LibC.TIOCGPTN, TIOCSPTLCK = (uint)LibC.TIOCSPTLCK;
+
+    public static readonly int LOCK_SH = Arch.LOCK_SH, LOCK_EX = Arch.LOCK_EX, LOCK_NB = Arch.LOCK_NB,
+        LOCK_UN = Arch.LOCK_UN, WNOHANG = Arch.WNOHANG;
+    public static readonly long SYS_pivot_root = Arch.SYS_pivot_root, SYS_close_range = Arch.SYS_close_range,
+        SYS_pidfd_send_signal = Arch.SYS_pidfd_send_signal, SYS_pidfd_open = Arch.SYS_pidfd_open;
+    public static readonly uint CLOSE_RANGE_CLOEXEC = Arch.CLOSE_RANGE_CLOEXEC;
+    public static readonly int PR_SET_PDEATHSIG = Arch.PR_SET_PDEATHSIG, PR_CAPBSET_DROP = Arch.PR_CAPBSET_DROP,
+        PR_SET_NO_NEW_PRIVS = Arch.PR_SET_NO_NEW_PRIVS;
+    public static readonly short POSIX_SPAWN_SETSIGDEF = Arch.POSIX_SPAWN_SETSIGDEF,
+        POSIX_SPAWN_SETSIGMASK = Arch.POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID = Arch.POSIX_SPAWN_SETSID;
 
     [LibraryImport(Lib, SetLastError = true)] public static partial int unshare(int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setns(int fd, int nstype);
@@ -51,6 +71,28 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int setresuid(uint ruid, uint euid, uint suid);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags, int mode);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int openat(int dirfd, string path, int flags, uint mode);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkdirat(int dirfd, string path, uint mode);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int symlinkat(string target, int newdirfd, string linkpath);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int linkat(int olddirfd, string oldpath, int newdirfd, string newpath, int flags);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int unlinkat(int dirfd, string path, int flags);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int fchownat(int dirfd, string path, uint uid, uint gid, int flags);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int utimensat(int dirfd, string path, timespec* times, int flags);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int fstatat(int dirfd, string path, stat* buf, int flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fstat(int fd, stat* buf);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fchown(int fd, uint uid, uint gid);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int futimens(int fd, timespec* times);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fsync(int fd);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int syncfs(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int close(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
@@ -77,6 +119,7 @@ internal static unsafe partial class Libc
     /// <summary>execve with this process's own environment (glibc's environ, which .NET does not change).</summary>
     [LibraryImport(Lib, SetLastError = true)] public static partial int execv(byte* path, byte** argv);
     [LibraryImport(Lib, SetLastError = true)] public static partial int getpid();
+    [LibraryImport(Lib, SetLastError = true)] public static partial uint geteuid();
     [LibraryImport(Lib, SetLastError = true)] public static partial int isatty(int fd);
     [LibraryImport(Lib)] public static partial nint signal(int sig, nint handler);
     [LibraryImport(Lib)] public static partial int sigemptyset(void* set);
@@ -94,20 +137,19 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)] public static partial int posix_spawnattr_setflags(void* attr, short flags);
     [LibraryImport(Lib)] public static partial int posix_spawnattr_setsigdefault(void* attr, void* sigset);
     [LibraryImport(Lib)] public static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
-    public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
 
-    public static int Errno => Marshal.GetLastPInvokeError();
+    public static int LastErrno => Marshal.GetLastPInvokeError();
 
     /// <summary>Throws a <see cref="SyscallException"/> naming the call and the object when <paramref name="result"/> is -1.</summary>
     public static int Check(int result, string call, string? target = null)
     {
-        if (result == -1) throw new SyscallException(call, target, Errno);
+        if (result == -1) throw new SyscallException(call, target, LastErrno);
         return result;
     }
 
     public static long Check(long result, string call, string? target = null)
     {
-        if (result == -1) throw new SyscallException(call, target, Errno);
+        if (result == -1) throw new SyscallException(call, target, LastErrno);
         return result;
     }
 
@@ -116,13 +158,4 @@ internal static unsafe partial class Libc
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal struct PollFd { public int Fd; public short Events, Revents; }
-
-/// <summary>An errno from a system call, with the call and the object it was made on:
-/// <c>mount("/var/lib/minidocker/…/merged"): Device or resource busy</c>.</summary>
-public sealed class SyscallException(string call, string? target, int errno)
-    : Exception(target is null ? $"{call}: {Marshal.GetPInvokeErrorMessage(errno)}"
-                               : $"{call}(\"{target}\"): {Marshal.GetPInvokeErrorMessage(errno)}")
-{
-    public int Errno { get; } = errno;
-}
+public struct PollFd { public int Fd; public short Events, Revents; }

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace MiniDocker.Runtime.Native;
+namespace MiniDocker.Linux;
 
 /// <summary>glibc's struct termios (60 bytes on Linux).</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct Termios
+public unsafe struct Termios
 {
     public uint c_iflag, c_oflag, c_cflag, c_lflag;
     public byte c_line;
@@ -13,9 +13,9 @@ internal unsafe struct Termios
 }
 
 [StructLayout(LayoutKind.Sequential)]
-internal struct WinSize { public ushort Rows, Cols, XPixel, YPixel; }
+public struct WinSize { public ushort Rows, Cols, XPixel, YPixel; }
 
-internal static unsafe partial class Libc
+public static unsafe partial class Libc
 {
     [LibraryImport("libc", SetLastError = true)] public static partial int tcgetattr(int fd, Termios* t);
     [LibraryImport("libc", SetLastError = true)] public static partial int tcsetattr(int fd, int actions, Termios* t);

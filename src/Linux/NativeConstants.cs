@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace MiniDocker.Linux;
+
+/// <summary>
+/// The constants Tmds.LibC 0.5 does not carry, per architecture. System call numbers differ between x86_64 (its own
+/// table) and arm64 (asm-generic); the rest happen to agree, and are listed for both anyway so that one test
+/// (LinuxConstantsTests) checks every value against each architecture's kernel and libc headers.
+/// </summary>
+public sealed record NativeConstants(
+    long SYS_pivot_root, long SYS_pidfd_send_signal, long SYS_pidfd_open, long SYS_close_range,
+    int LOCK_SH, int LOCK_EX, int LOCK_NB, int LOCK_UN, int WNOHANG,
+    int PR_SET_PDEATHSIG, int PR_CAPBSET_DROP, int PR_SET_NO_NEW_PRIVS, uint CLOSE_RANGE_CLOEXEC,
+    short POSIX_SPAWN_SETSIGDEF, short POSIX_SPAWN_SETSIGMASK, short POSIX_SPAWN_SETSID)
+{
+    public static readonly NativeConstants X64 = new(
+        SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,
+        LOCK_SH: 1, LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8, WNOHANG: 1,
+        PR_SET_PDEATHSIG: 1, PR_CAPBSET_DROP: 24, PR_SET_NO_NEW_PRIVS: 38, CLOSE_RANGE_CLOEXEC: 4,
+        POSIX_SPAWN_SETSIGDEF: 0x04, POSIX_SPAWN_SETSIGMASK: 0x08, POSIX_SPAWN_SETSID: 0x80);
+
+    public static readonly NativeConstants Arm64 = X64 with { SYS_pivot_root = 41 };
+
+    public static NativeConstants For(Architecture architecture) => architecture switch
+    {
+        Architecture.X64 => X64,
+        Architecture.Arm64 => Arm64,
+        _ => throw new PlatformNotSupportedException($"MiniDocker runs on x86_64 and arm64, not {architecture}"),
+    };
+
+    public static readonly NativeConstants Current = For(RuntimeInformation.ProcessArchitecture);
+}
