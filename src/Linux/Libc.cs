@@ -36,7 +36,7 @@ public static unsafe partial class Libc
         S_IFREG = (int)(uint)LibC.S_IFREG, S_IFLNK = (int)(uint)LibC.S_IFLNK, S_IFCHR = (int)(uint)LibC.S_IFCHR;
     public static readonly long UTIME_OMIT = LibC.UTIME_OMIT;
     public static readonly int SIGKILL = LibC.SIGKILL, SIGTERM = LibC.SIGTERM, SIGINT = LibC.SIGINT,
-        SIGWINCH = LibC.SIGWINCH;
+        SIGWINCH = LibC.SIGWINCH, SIGSTOP = LibC.SIGSTOP, SIG_SETMASK = LibC.SIG_SETMASK;
     public static readonly int ESRCH = LibC.ESRCH, EINTR = LibC.EINTR, EWOULDBLOCK = LibC.EWOULDBLOCK,
         ENOENT = LibC.ENOENT, ENOTDIR = LibC.ENOTDIR, ENOTEMPTY = LibC.ENOTEMPTY, ELOOP = LibC.ELOOP;
     public static readonly short POLLIN = LibC.POLLIN;
@@ -124,7 +124,7 @@ public static unsafe partial class Libc
     [LibraryImport(Lib)] public static partial nint signal(int sig, nint handler);
     [LibraryImport(Lib)] public static partial int sigemptyset(void* set);
     [LibraryImport(Lib)] public static partial int sigfillset(void* set);
-    [LibraryImport(Lib)] public static partial int sigprocmask(int how, void* set, void* oldset);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int sigprocmask(int how, void* set, void* oldset);
 
     // posix_spawn: glibc forks with CLONE_VM|CLONE_VFORK and execs at once, so no managed code runs in the
     // child (a forked .NET child has one thread and locks held by threads that no longer exist).

@@ -59,11 +59,11 @@ public static class ContainerExec
                 using (reportWrite)
                 using (commandRead)
                     pid = SpawnInNamespaces(config, container, reportWrite.Value, commandRead.Value);
-                string? report;
+                SyncMessage? report;
                 try
                 {
                     var channel = new SyncChannel(reportRead.Value, commandWrite.Value);
-                    channel.Send(JsonSerializer.Serialize(spec, RuntimeJson.Default.ExecSpec));
+                    channel.Send(new SyncMessage.Exec(spec));
                     report = channel.Receive();
                 }
                 catch (SyscallException)
@@ -74,10 +74,7 @@ public static class ContainerExec
                 if (report is not null)
                 {
                     Launcher.Reap(pid);
-                    var parts = report.Split(' ', 3);
-                    if (parts.Length == 3 && parts[0] == SyncMessage.Error && int.TryParse(parts[1], out int code))
-                        throw new ContainerException(parts[2], code);
-                    throw new ContainerException($"unexpected message from exec: {report}");
+                    throw report.Unexpected("exec");
                 }
                 if (master is not null)
                 {
@@ -100,7 +97,7 @@ public static class ContainerExec
         argv.Add("exec-init");
         var fdMap = new List<(int, int)>
         {
-            (reportFd, SyncMessage.InitReportFd), (commandFd, SyncMessage.InitCommandFd), (container.PidFd, ExecInit.ContainerPidFd),
+            (reportFd, SyncFds.InitReportFd), (commandFd, SyncFds.InitCommandFd), (container.PidFd, ExecInit.ContainerPidFd),
         };
         return Spawn.InNamespaces(() => Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}"),
             path, argv, fdMap, "exec: cannot enter the container");

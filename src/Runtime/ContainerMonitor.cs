@@ -27,12 +27,12 @@ public static class ContainerMonitor
             Spawn.Start(path, argv, env, [(devNull.Value, 0), (devNull.Value, 1), (devNull.Value, 2), (reportWrite.Value, ReportFd)], newSession: true);
         using (reportRead)
         {
-            var report = new SyncChannel(reportRead.Value, -1).Receive();
-            if (report == "started") return;
-            var parts = report?.Split(' ', 3);
-            if (parts is { Length: 3 } && parts[0] == SyncMessage.Error && int.TryParse(parts[1], out int code))
-                throw new ContainerException(parts[2], code);
-            throw new ContainerException("the container's monitor exited before starting it");
+            switch (new SyncChannel(reportRead.Value, -1).Receive())
+            {
+                case SyncMessage.Started: return;
+                case null: throw new ContainerException("the container's monitor exited before starting it");
+                case var other: throw other.Unexpected("the container's monitor");
+            }
         }
     }
 
@@ -92,7 +92,7 @@ public static class ContainerMonitor
                     if (!reported)
                     {
                         // A CLI killed while waiting for this is no reason to abandon a container that runs.
-                        try { reporter.Send("started"); } catch (SyscallException) { }
+                        try { reporter.Send(new SyncMessage.Started()); } catch (SyscallException) { }
                         close(ReportFd);
                         reported = true;
                     }
@@ -129,7 +129,7 @@ public static class ContainerMonitor
             if (owner is not null && store.LoadState(id) is { StartedAt: null, StopRequested: false }) store.Delete(id);
             if (!reported)
             {
-                try { reporter.Send($"{SyncMessage.Error} {code} {e.Message}"); } catch (SyscallException) { }
+                try { reporter.Send(new SyncMessage.Failed(code, e.Message)); } catch (SyscallException) { }
             }
             return code;
         }

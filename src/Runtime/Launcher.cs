@@ -51,9 +51,8 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             ExpectMounted(channel, pid);
             Fd? ptyMaster = config.Tty ? OpenPty(pid, channel) : null;
             if (ptyMaster is not null) undo.Push(ptyMaster.Dispose);
-            channel.Send(SyncMessage.Start);
-            string? report = channel.Receive();
-            if (report is not null) throw FailureFrom(report, pid);
+            channel.Send(new SyncMessage.Start());
+            if (channel.Receive() is { } report) throw FailureFrom(report, pid);
 
             reportRead.Dispose();
             commandWrite.Dispose();
@@ -93,7 +92,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         if (config.NetworkMode != "host") flags |= CLONE_NEWNET;
         var (path, argv) = SelfExe.Command();
         argv.AddRange(["init", dir]);
-        var fdMap = new List<(int, int)> { (reportFd, SyncMessage.InitReportFd), (commandFd, SyncMessage.InitCommandFd) };
+        var fdMap = new List<(int, int)> { (reportFd, SyncFds.InitReportFd), (commandFd, SyncFds.InitCommandFd) };
         if (stdio.In is int i) fdMap.Add((i, 0));
         if (stdio.Out is int o) fdMap.Add((o, 1));
         if (stdio.Err is int e) fdMap.Add((e, 2));
@@ -103,20 +102,16 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
 
     private static void ExpectMounted(SyncChannel channel, int pid)
     {
-        string? report = channel.Receive();
-        if (report == SyncMessage.Mounted) return;
+        var report = channel.Receive();
+        if (report is SyncMessage.Mounted) return;
         throw report is null ? new ContainerException($"container init exited early ({DescribeExit(Reap(pid))})")
                              : FailureFrom(report, pid);
     }
 
-    private static ContainerException FailureFrom(string report, int pid)
+    private static ContainerException FailureFrom(SyncMessage report, int pid)
     {
         Reap(pid);
-        // "error CODE TEXT"
-        var parts = report.Split(' ', 3);
-        if (parts.Length == 3 && parts[0] == SyncMessage.Error && int.TryParse(parts[1], out int code))
-            return new ContainerException(parts[2], code);
-        return new ContainerException($"unexpected message from container init: {report}");
+        return report.Unexpected("container init");
     }
 
     /// <summary>
@@ -127,7 +122,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     private static Fd OpenPty(int pid, SyncChannel channel)
     {
         var (master, number) = OpenPtyMaster(pid);
-        channel.Send($"{SyncMessage.Pty} {number}");
+        channel.Send(new SyncMessage.Pty(number));
         return master;
     }
 

@@ -16,35 +16,36 @@ public static class ContainerInit
 {
     public static int Run(string containerDir)
     {
-        var channel = new SyncChannel(SyncMessage.InitCommandFd, SyncMessage.InitReportFd);
+        var channel = new SyncChannel(SyncFds.InitCommandFd, SyncFds.InitReportFd);
         try
         {
             var config = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(containerDir, "config.json")),
                 RuntimeJson.Default.ContainerConfig) ?? throw new ContainerException("config.json is empty");
             RootfsSetup.Prepare(config, containerDir);
-            channel.Send(SyncMessage.Mounted);
+            channel.Send(new SyncMessage.Mounted());
 
             int? pty = null;
             while (true)
             {
-                string? command = channel.Receive();
+                var command = channel.Receive();
                 if (command is null) return ExitCodes.RuntimeError; // parent gone before start: give up quietly
-                if (command == SyncMessage.Start) break;
-                if (command.StartsWith(SyncMessage.Pty + " ", StringComparison.Ordinal)) pty = int.Parse(command[4..]);
+                if (command is SyncMessage.Start) break;
+                if (command is SyncMessage.Pty p) pty = p.Number;
+                else throw command.Unexpected("minidocker");
             }
             return Exec(config, pty, channel);
         }
         catch (Exception e)
         {
             int code = e is ContainerException ce ? ce.ExitCode : ExitCodes.RuntimeError;
-            TrySend(channel, $"{SyncMessage.Error} {code} {e.Message}");
+            TrySend(channel, new SyncMessage.Failed(code, e.Message));
             return code;
         }
     }
 
-    internal static void TrySend(SyncChannel channel, string line)
+    internal static void TrySend(SyncChannel channel, SyncMessage message)
     {
-        try { channel.Send(line); } catch (SyscallException) { /* parent gone: nobody to tell */ }
+        try { channel.Send(message); } catch (SyscallException) { /* parent gone: nobody to tell */ }
     }
 
     private static unsafe int Exec(ContainerConfig config, int? pty, SyncChannel channel)
@@ -92,22 +93,23 @@ public static class ContainerInit
     {
         ResetSignals();
         // From here fd 3 closes on a successful execve: the parent reads EOF and knows the program runs.
-        SetCloexec(SyncMessage.InitReportFd, true);
-        SetCloexec(SyncMessage.InitCommandFd, true);
-        // Whatever else the user's shell leaked into minidocker (fds without CLOEXEC) must not reach the container.
-        syscall(SYS_close_range, 3, uint.MaxValue, CLOSE_RANGE_CLOEXEC);
+        SetCloexec(SyncFds.InitReportFd, true);
+        SetCloexec(SyncFds.InitCommandFd, true);
+        // Whatever else the user's shell leaked into minidocker (fds without CLOEXEC) must not reach the container: a
+        // host directory fd there is a way out (CVE-2024-21626), so a failure here stops the container.
+        Check(syscall(SYS_close_range, 3, uint.MaxValue, CLOSE_RANGE_CLOEXEC), "close_range(CLOEXEC)");
 
         using var strings = new NativeStrings();
         execve(strings.Add(program), strings.AddArray(args), strings.AddArray(env));
         int errno = LastErrno;
-        var (code, reason) = errno switch
+        var (code, reason) = (Errno)errno switch
         {
-            2 => (ExitCodes.NotFound, "no such file or directory"),           // ENOENT: e.g. a missing #! interpreter
-            13 => (ExitCodes.CannotExecute, "permission denied"),            // EACCES
-            8 => (ExitCodes.CannotExecute, "exec format error"),             // ENOEXEC
+            Errno.ENOENT => (ExitCodes.NotFound, "no such file or directory"), // e.g. a missing #! interpreter
+            Errno.EACCES => (ExitCodes.CannotExecute, "permission denied"),
+            Errno.ENOEXEC => (ExitCodes.CannotExecute, "exec format error"),
             _ => (ExitCodes.CannotExecute, Marshal.GetPInvokeErrorMessage(errno)),
         };
-        TrySend(channel, $"{SyncMessage.Error} {code} exec: \"{args[0]}\": {reason}");
+        TrySend(channel, new SyncMessage.Failed(code, $"exec: \"{args[0]}\": {reason}"));
         return code;
     }
 
@@ -153,9 +155,9 @@ public static class ContainerInit
     {
         // .NET ignores SIGPIPE, and an ignored signal stays ignored across execve.
         for (int sig = 1; sig < 65; sig++)
-            if (sig != 9 && sig != 19) signal(sig, 0 /* SIG_DFL */);
+            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, 0 /* SIG_DFL */);
         byte* empty = stackalloc byte[128];
         sigemptyset(empty);
-        sigprocmask(2 /* SIG_SETMASK */, empty, null);
+        Check(sigprocmask(SIG_SETMASK, empty, null), "sigprocmask");
     }
 }

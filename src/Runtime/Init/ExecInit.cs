@@ -19,12 +19,11 @@ public static class ExecInit
 
     public static int Run()
     {
-        var channel = new SyncChannel(SyncMessage.InitCommandFd, SyncMessage.InitReportFd);
+        var channel = new SyncChannel(SyncFds.InitCommandFd, SyncFds.InitReportFd);
         try
         {
-            string line = channel.Receive() ?? throw new ContainerException("exec: no specification from minidocker");
-            var spec = JsonSerializer.Deserialize(line, RuntimeJson.Default.ExecSpec)
-                       ?? throw new ContainerException("exec: empty specification");
+            var message = channel.Receive() ?? throw new ContainerException("exec: no specification from minidocker");
+            var spec = message is SyncMessage.Exec exec ? exec.Spec : throw message.Unexpected("minidocker");
             // setns(CLONE_NEWNS) refuses a caller that shares its fs struct (root, cwd) with other threads.
             Check(unshare(CLONE_FS), "unshare(CLONE_FS)");
             Check(setns(ContainerPidFd, CLONE_NEWNS), "setns(mnt)", "the container's mount namespace");
@@ -42,7 +41,7 @@ public static class ExecInit
         catch (Exception e)
         {
             int code = e is ContainerException ce ? ce.ExitCode : ExitCodes.RuntimeError;
-            ContainerInit.TrySend(channel, $"{SyncMessage.Error} {code} {e.Message}");
+            ContainerInit.TrySend(channel, new SyncMessage.Failed(code, e.Message));
             return code;
         }
     }

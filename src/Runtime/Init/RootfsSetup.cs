@@ -118,19 +118,36 @@ internal static class RootfsSetup
     private static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
     /// <summary>Docker's default masks: kernel interfaces that leak host information or let root in the container
-    /// reconfigure the host (/proc/sysrq-trigger, /proc/sys) are hidden or made read-only.</summary>
+    /// reconfigure the host (/proc/sysrq-trigger, /proc/sys) are hidden or made read-only. A mask that fails stops
+    /// the container: only a path this kernel does not have is skipped, as runc does.</summary>
     private static void MaskKernelPaths()
     {
         foreach (var path in MaskedPaths)
         {
-            if (Directory.Exists(path)) mount("tmpfs", path, "tmpfs", MS_RDONLY, null);
-            else if (File.Exists(path)) mount("/dev/null", path, null, MS_BIND, null);
+            if (Directory.Exists(path)) Mask(path, "tmpfs", "tmpfs", MS_RDONLY, "mount(mask)");
+            else if (File.Exists(path)) Mask("/dev/null", path, null, MS_BIND, "mount(mask)");
         }
         foreach (var path in ReadOnlyPaths)
         {
             if (!Path.Exists(path)) continue;
-            Check(mount(path, path, null, MS_BIND | MS_REC, null), "mount(bind)", path);
-            Check(mount(path, path, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null), "mount(remount ro)", path);
+            if (!Mask(path, path, null, MS_BIND | MS_REC, "mount(bind)")) continue;
+            Mask(path, path, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, "mount(remount ro)");
         }
+    }
+
+    /// <summary>false when the path vanished between the check and the mount (ENOENT); any other failure throws.</summary>
+    private static bool Mask(string source, string target, string? fstype, ulong flags, string call)
+    {
+        int result = KernelFailPoint.Injected("mask") ? Fail(Errno.EPERM) : mount(source, target, fstype, flags, null);
+        if (result == 0) return true;
+        if (LastErrno == ENOENT) return false;
+        throw new ContainerException($"cannot mask {target} in the container: {call}: " +
+            System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(LastErrno).ToLowerInvariant());
+    }
+
+    private static int Fail(Errno errno)
+    {
+        System.Runtime.InteropServices.Marshal.SetLastPInvokeError((int)errno);
+        return -1;
     }
 }
