@@ -32,8 +32,8 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
     // Created and never spawned: nothing can have crashed (a run killed before its first step, or about to start).
     private static bool IsUntouched(ContainerState s) => s.Status == ContainerStatus.Created && s.Pid == 0;
 
-    /// <summary>Every container with its real status; crashed ones are recorded as exited on the way (`ps`), which
-    /// is safe without running the hooks: <see cref="ContainerState.CleanupPending"/> stays set for rm and prune.</summary>
+    /// <summary>Every container with its real status; crashed ones are recorded as exited on the way (`ps`) and their
+    /// hooks undone (a Lifecycle without hooks leaves <see cref="ContainerState.CleanupPending"/> set for rm and prune).</summary>
     public IReadOnlyList<Observed> List() => store.List().Select(Observe).ToList();
 
     public Observed Observe(ContainerStore.Entry entry)
@@ -45,6 +45,9 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
             using var claim = store.TryClaim(entry.Config.Id);
             if (claim is null) return new(entry, status); // taken over this instant: its new owner records
             var state = RecordCrash(entry.Config.Id);
+            // Its address, veth and published ports go as soon as the end is seen, not at `rm`: another container
+            // may want the port now.
+            if (state.CleanupPending && state.Status == ContainerStatus.Exited && hooks.Count > 0) Undo(entry.Config);
             return new(entry with { State = state }, StatusOf(entry with { State = state }));
         }
         catch (ContainerException) { return new(entry, status); } // removed meanwhile

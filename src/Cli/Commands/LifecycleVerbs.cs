@@ -12,8 +12,8 @@ public static class LifecycleVerbs
         RestartCommand.Create(), WaitCommand.Create(), RenameCommand.Create(), InspectCommand.Create(), SystemCommand.Create(),
     ];
 
-    /// <summary>Verbs that need no hooks (nothing they do undoes a container's network).</summary>
-    public static Lifecycle WithoutHooks(ParseResult p) => new(Globals.Containers(p), []);
+    /// <summary>Verbs that rarely need the hooks: they are built only if a crashed container's network must be undone.</summary>
+    public static Lifecycle WithoutHooks(ParseResult p) => new(Globals.Containers(p), new LazyHooks(() => Globals.Hooks(p)));
 
     public static Lifecycle WithHooks(ParseResult p) => new(Globals.Containers(p), Globals.Hooks(p));
 
@@ -25,7 +25,7 @@ public static class LifecycleVerbs
         foreach (var reference in references)
         {
             try { action(reference); }
-            catch (ContainerException e)
+            catch (MiniDocker.Linux.MiniDockerException e)
             {
                 Console.Error.WriteLine($"minidocker: {e.Message}");
                 rc = 1;
