@@ -9,7 +9,10 @@ demo=1
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (sudo $0)" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev)
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross: the linux-arm64 publish (cross gcc, the target's libc) and the
+# aarch64 side of scripts/uapi-constants.sh; qemu-user-static runs that arm64 binary once as a check (test.sh).
+packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static shellcheck)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ! command -v dotnet >/dev/null 2>&1; then missing+=(dotnet-sdk-10.0); fi
