@@ -33,10 +33,11 @@
 # RUNS=N changes the number of timed runs per command (default 40), SETTLE=S the pause before each (0.2 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
 source bench/lib.sh
 [ -x /usr/lib/cni/bridge ] || apt-get install -y -qq containernetworking-plugins >/dev/null
 md=$PWD/out/minidocker
-[ -x "$md" ] && [ -f out/busybox.tar ] || { echo "attach-vs-cni: run scripts/setup.sh --no-demo first" >&2; exit 1; }
+if [ ! -x "$md" ] || [ ! -f out/busybox.tar ]; then echo "attach-vs-cni: run scripts/setup.sh --no-demo first" >&2; exit 1; fi
 runs=${RUNS:-40}
 settle=${SETTLE:-0.2}
 cni_bridge=mdkcni0
@@ -65,8 +66,8 @@ cni() { # cni ADD|DEL CONF
 cleanup() {
   set +e
   if [ -d "$root" ]; then
-    ids=$("$md" --root "$root" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && "$md" --root "$root" rm -f $ids >/dev/null 2>&1
+    mapfile -t ids < <("$md" --root "$root" ps -aq 2>/dev/null)
+    [ ${#ids[@]} -gt 0 ] && "$md" --root "$root" rm -f "${ids[@]}" >/dev/null 2>&1
     [ -f "$root/networks/$net.json" ] && "$md" --root "$root" network rm "$net" >/dev/null
   fi
   # DEL is idempotent: it removes the veth, the address lease and the ipMasq chain if a cycle was cut short.

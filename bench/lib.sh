@@ -1,11 +1,12 @@
 # Shared by the network benchmarks (sourced, not run).
+# shellcheck shell=bash
 
 # free_subnet A: prints "10.A.B" for a /24 that no host route covers or is covered by.
 free_subnet() {
   local a=$1 b
   for _ in $(seq 20); do
     b=$((RANDOM % 200 + 20))
-    if [ -z "$(ip -4 route show match 10.$a.$b.0/24 | grep -v '^default')$(ip -4 route show root 10.$a.$b.0/24)" ]; then
+    if [ -z "$(ip -4 route show match "10.$a.$b.0/24" | grep -v '^default')$(ip -4 route show root "10.$a.$b.0/24")" ]; then
       echo "10.$a.$b"; return 0
     fi
   done

@@ -39,11 +39,12 @@
 # (default 200), MB=N MiB per transfer in (c) (default 1000), ROUNDS=N transfers per path in (c) (default 9).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
 source bench/lib.sh
 command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null
 [ -x /usr/lib/cni/portmap ] || apt-get install -y -qq containernetworking-plugins >/dev/null
 md=$PWD/out/minidocker
-[ -x "$md" ] && [ -f out/busybox.tar ] || { echo "ports: run scripts/setup.sh --no-demo first" >&2; exit 1; }
+if [ ! -x "$md" ] || [ ! -f out/busybox.tar ]; then echo "ports: run scripts/setup.sh --no-demo first" >&2; exit 1; fi
 runs=${RUNS:-40}
 settle=${SETTLE:-0.2}
 count=${COUNT:-200}
@@ -107,8 +108,8 @@ remove_portmap_skeleton() {
 cleanup() {
   set +e
   if [ -d "$root" ]; then
-    ids=$("$md" --root "$root" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && "$md" --root "$root" rm -f $ids >/dev/null 2>&1
+    mapfile -t ids < <("$md" --root "$root" ps -aq 2>/dev/null)
+    [ ${#ids[@]} -gt 0 ] && "$md" --root "$root" rm -f "${ids[@]}" >/dev/null 2>&1
     [ -f "$root/networks/$net.json" ] && "$md" --root "$root" network rm "$net" >/dev/null
   fi
   # DEL is idempotent: portmap's removes the mapping, bridge's the veth, the lease and the ipMasq chain.
@@ -228,7 +229,8 @@ show "  => adding the 1st's rules: run -d -p minus run -d" "$md_add_first"
 r=$(ratio "$md_add_last" "$md_add_first")
 echo "(b) ratio adding the ${count}th container's rules / the 1st's = $r (target <= 1.5: $(awk -v r="$r" 'BEGIN { print (r <= 1.5 ? "met" : "not met") }'))"
 t0=$EPOCHREALTIME
-"$md" --root "$root" rm -f $("$md" --root "$root" ps -aq) >/dev/null
+mapfile -t ids < <("$md" --root "$root" ps -aq)
+"$md" --root "$root" rm -f "${ids[@]}" >/dev/null
 t1=$EPOCHREALTIME
 echo "  rm -f of $((count - 1)) containers in one call: $(( (${t1/./} - ${t0/./}) / 1000 )) ms"
 

@@ -16,9 +16,9 @@ count=${1:-200}
 root=$(mktemp -d /tmp/mdk-bench-ps-XXXXXX)
 
 cleanup() {
-  local ids
-  ids=$("$md" --root "$root" ps -aq 2>/dev/null || true)
-  [ -z "$ids" ] || "$md" --root "$root" rm -f $ids >/dev/null 2>&1 || true
+  local ids=()
+  mapfile -t ids < <("$md" --root "$root" ps -aq 2>/dev/null)
+  [ ${#ids[@]} -eq 0 ] || "$md" --root "$root" rm -f "${ids[@]}" >/dev/null 2>&1 || true
   rm -rf "$root"
 }
 trap cleanup EXIT

@@ -9,7 +9,17 @@ demo=1
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (sudo $0)" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev)
+# scripts/test.sh lints the scripts with shellcheck. On x64, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (the
+# cross gcc, the target's libc) build the linux-arm64 binary and give scripts/uapi-constants.sh aarch64's headers,
+# and qemu-user-static starts that binary once (test.sh). On arm64 (the lab's VMs) that build is native; x86_64's
+# headers for uapi-constants.sh are then wanted but not required (other_arch, below).
+packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev
+  shellcheck)
+other_arch=()
+case $(dpkg --print-architecture) in
+  amd64) packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static) ;;
+  arm64) other_arch=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+esac
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ! command -v dotnet >/dev/null 2>&1; then missing+=(dotnet-sdk-10.0); fi
@@ -20,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     command -v dotnet >/dev/null 2>&1 || echo "setup.sh: the .NET 10 SDK is needed; on Debian add Microsoft's package repository (https://learn.microsoft.com/dotnet/core/install/linux-debian) and re-run" >&2
     exit 1
   fi
+fi
+if [ ${#other_arch[@]} -gt 0 ] && ! dpkg -s "${other_arch[@]}" >/dev/null 2>&1; then
+  apt-get update -qq
+  apt-get install -y -qq "${other_arch[@]}" >/dev/null ||
+    echo "setup.sh: note: could not install ${other_arch[*]}: scripts/uapi-constants.sh x86_64 will not work here" >&2
 fi
 
 echo "== building minidocker (NativeAOT)"

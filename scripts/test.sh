@@ -5,8 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-demo
 export MINIDOCKER_BIN="$PWD/out/minidocker" MINIDOCKER_BUSYBOX_TAR="$PWD/out/busybox.tar"
-
 passed=0 failed=0 skipped=0 rc=0
+
+echo "== shellcheck"
+# -x follows `source bench/lib.sh` (paths are from the repository root, where this runs).
+shellcheck -x scripts/*.sh bench/*.sh rootfs/*.sh .ci/run || { echo "shellcheck: fix the findings above"; rc=1; }
+
+# The lab's Apple Silicon VMs run linux-arm64: on x64 a cross publish (Debian's cross gcc, see src/Cli's csproj)
+# proves it builds, and one run under qemu that it starts. Into out/arm64, beside the out/minidocker the tests use.
+echo "== publish linux-arm64"
+dotnet publish src/Cli -c Release -r linux-arm64 -o out/arm64 --nologo -v quiet
+run_arm64=()
+[ "$(uname -m)" = aarch64 ] || run_arm64=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+"${run_arm64[@]}" out/arm64/minidocker --version >/dev/null ||
+  { echo "linux-arm64: out/arm64/minidocker does not start (${run_arm64[*]:-natively})"; exit 1; }
 results=$(mktemp -d)
 for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
