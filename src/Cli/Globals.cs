@@ -28,9 +28,7 @@ public static class Globals
     public static string StateRoot(ParseResult p)
     {
         string root = p.GetValue(Root) ?? Environment.GetEnvironmentVariable("MINIDOCKER_ROOT") ?? "/var/lib/minidocker";
-        root = Path.GetFullPath(root);
-        Directory.CreateDirectory(root);
-        return root;
+        return MiniDocker.Linux.StateRoot.Prepare(root);
     }
 
     public static ContainerStore Containers(ParseResult p) => new(StateRoot(p));

@@ -212,6 +212,8 @@ public sealed partial class ContainerStore
     /// <summary>Finds a container by full id, name, or unique id prefix, like Docker.</summary>
     public Entry Find(string reference)
     {
+        // Docker: an empty reference names nothing (it is a prefix of every id).
+        if (reference.Length == 0) throw new ContainerException("invalid container name or ID: value is empty", 1);
         var all = List();
         var byName = all.FirstOrDefault(e => e.Config.Id == reference || e.Config.Name == reference);
         if (byName is not null) return byName;

@@ -28,8 +28,11 @@ public sealed record ImageDefaults(string Id, string RootfsPath, IReadOnlyList<s
     IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Env, string? WorkingDir);
 
 /// <summary>Docker's rules for turning a request and an image into a container's configuration.</summary>
-public static class ContainerConfigFactory
+public static partial class ContainerConfigFactory
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")]
+    private static partial System.Text.RegularExpressions.Regex HostnamePattern();
+
     public const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     public static ContainerConfig Create(RunRequest request, ImageDefaults image, Func<string, string?> hostEnv)
@@ -54,6 +57,9 @@ public static class ContainerConfigFactory
             throw new ContainerException("conflicting options: cannot specify both --restart and --rm");
 
         string hostname = request.Hostname ?? id[..12];
+        // It is written into the container's /etc/hosts and hostname: a newline there would add lines of the user's.
+        if (!HostnamePattern().IsMatch(hostname) || hostname.Length > 253)
+            throw new ContainerException($"invalid hostname \"{hostname.ReplaceLineEndings("\\n")}\": use letters, digits, '-' and '.' (RFC 1123), at most 63 per label");
         return new ContainerConfig
         {
             Id = id,

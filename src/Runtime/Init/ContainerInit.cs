@@ -56,6 +56,8 @@ public static class ContainerInit
         AttachStdio(pty, config.Interactive);
 
         string cwd = config.WorkingDir.Length > 0 ? config.WorkingDir : "/";
+        if (File.Exists(cwd))
+            throw new ContainerException($"chdir to cwd (\"{cwd}\") failed: not a directory", ExitCodes.CannotExecute);
         Directory.CreateDirectory(cwd); // Docker creates a missing WORKDIR too
         Check(chdir(cwd), "chdir", cwd);
 
