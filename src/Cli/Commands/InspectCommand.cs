@@ -1,39 +1,39 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using MiniDocker.Cli.Templates;
 using MiniDocker.Runtime;
 
 namespace MiniDocker.Cli.Commands;
 
-/// <summary>`minidocker inspect CONTAINER...`: a JSON array in the shape of Docker's (the fields minidocker has).</summary>
+/// <summary>`minidocker inspect [-f TEMPLATE] CONTAINER...`: a JSON array in the shape of Docker's (the fields minidocker
+/// has), or a Go template rendered for each container, one line each.</summary>
 public static class InspectCommand
 {
     public static Command Create()
     {
+        var format = new Option<string?>("--format", "-f")
+        {
+            Description = "Format output using a custom template: 'json' (default) or a Go template, e.g. '{{.State.Pid}}'",
+        };
         var containers = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.OneOrMore };
-        var command = new Command("inspect", "Display detailed information on one or more containers") { containers };
+        var command = new Command("inspect", "Display detailed information on one or more containers") { format, containers };
         command.SetAction(p =>
         {
             var store = Globals.Containers(p);
             var lifecycle = new Lifecycle(store, []);
-            var result = new JsonArray();
+            var found = new List<JsonNode>();
             int rc = 0;
             foreach (var reference in p.GetValue(containers)!)
             {
-                try { result.Add((JsonNode)Describe(lifecycle.Find(reference), store, p)); }
+                try { found.Add(Describe(lifecycle.Find(reference), store, p)); }
                 catch (ContainerException)
                 {
                     Console.Error.WriteLine($"minidocker: no such object: {reference}");
                     rc = 1;
                 }
             }
-            using var stdout = Console.OpenStandardOutput();
-            using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions
-                   { Indented = true, IndentSize = 4, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-                result.WriteTo(writer);
-            stdout.WriteByte((byte)'\n');
-            return rc;
+            int formatted = FormatOutput.Inspect(p.GetValue(format), found);
+            return formatted != 0 ? formatted : rc;
         });
         return command;
     }
@@ -93,8 +93,34 @@ public static class InspectCommand
                 ["Image"] = c.Image,
                 ["WorkingDir"] = c.WorkingDir,
             },
-            ["NetworkSettings"] = MiniDocker.Cli.NetworkSettings.For(p, c.Id),
+            ["NetworkSettings"] = WithDefaultNetworkAtTop(MiniDocker.Cli.NetworkSettings.For(p, c.Id), c.NetworkMode),
         };
+    }
+
+    /// <summary>
+    /// Docker's NetworkSettings: IPAddress, Gateway, IPPrefixLen and MacAddress at the top are the default "bridge"
+    /// network's (empty when not on it), which scripts read as `{{.NetworkSettings.IPAddress}}`; and Networks always
+    /// names the container's network, with empty addresses while it is not running.
+    /// </summary>
+    private static JsonObject WithDefaultNetworkAtTop(JsonObject settings, string networkMode)
+    {
+        var networks = settings["Networks"]?.DeepClone() as JsonObject ?? new JsonObject();
+        if (!networks.ContainsKey(networkMode))
+            networks[networkMode] = new JsonObject { ["IPAddress"] = "", ["IPPrefixLen"] = 0, ["Gateway"] = "", ["MacAddress"] = "" };
+        var bridge = networks[Network.NetworkStore.DefaultNetworkName] as JsonObject;
+        JsonNode Of(string key, JsonNode empty) => bridge?[key]?.DeepClone() ?? empty;
+        var result = new JsonObject
+        {
+            ["Ports"] = settings["Ports"]?.DeepClone() ?? new JsonObject(),
+            ["Gateway"] = Of("Gateway", ""),
+            ["IPAddress"] = Of("IPAddress", ""),
+            ["IPPrefixLen"] = Of("IPPrefixLen", 0),
+            ["MacAddress"] = Of("MacAddress", ""),
+        };
+        foreach (var (key, value) in settings)
+            if (!result.ContainsKey(key) && key != "Networks") result[key] = value?.DeepClone();
+        result["Networks"] = networks;
+        return result;
     }
 
     private static JsonArray Strings(IEnumerable<string> items) => new(items.Select(i => (JsonNode?)JsonValue.Create(i)).ToArray());

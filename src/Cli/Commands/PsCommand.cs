@@ -1,19 +1,27 @@
 using System.CommandLine;
-using System.Text.Json;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using MiniDocker.Cli.Templates;
 using MiniDocker.Network;
 using MiniDocker.Runtime;
 
 namespace MiniDocker.Cli.Commands;
 
-/// <summary>`minidocker ps [-a] [-q] [--format json]`</summary>
+/// <summary>`minidocker ps [-a] [-q] [--no-trunc] [--format table|json|TEMPLATE]`</summary>
 public static class PsCommand
 {
     public static Command Create()
     {
         var all = new Option<bool>("--all", "-a") { Description = "Show all containers (default shows just running)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only display container IDs" };
-        var format = new Option<string?>("--format") { Description = "\"table\" (default) or \"json\"" };
-        var command = new Command("ps", "List containers") { all, quiet, format };
+        var noTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
+        var format = new Option<string?>("--format")
+        {
+            Description = "Format output: 'table' (default), 'table TEMPLATE' (with column headers), 'json', or a Go " +
+                "template such as '{{.Names}}'. Fields: .ID .Names .Image .Command .CreatedAt .RunningFor .Status .Ports " +
+                ".State .Labels .Networks .Mounts .LocalVolumes .Size",
+        };
+        var command = new Command("ps", "List containers") { all, quiet, noTrunc, format };
         command.SetAction(p =>
         {
             var now = DateTimeOffset.UtcNow;
@@ -22,7 +30,7 @@ public static class PsCommand
                 .OrderByDescending(o => o.Entry.Config.Created).ToList();
             if (p.GetValue(quiet))
             {
-                foreach (var (e, _) in rows) Console.WriteLine(e.Config.ShortId);
+                foreach (var (e, _) in rows) Console.WriteLine(p.GetValue(noTrunc) ? e.Config.Id : e.Config.ShortId);
                 return 0;
             }
             // As Docker shows them: the host ports a running container holds now ("0.0.0.0:8080->80/tcp"), read from
@@ -30,41 +38,56 @@ public static class PsCommand
             var ports = new NetworkStore(Globals.StateRoot(p)).Endpoints(null)
                 .GroupBy(e => e.ContainerId)
                 .ToDictionary(g => g.Key, g => string.Join(", ", g.SelectMany(e => e.Ports)));
-            string PortsOf(ContainerStore.Entry e) => ports.GetValueOrDefault(e.Config.Id, "");
-            if (p.GetValue(format) == "json")
-            {
-                foreach (var (e, status) in rows)
-                {
-                    using var ms = new MemoryStream();
-                    using (var w = new Utf8JsonWriter(ms))
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("ID", e.Config.ShortId);
-                        w.WriteString("Image", e.Config.Image);
-                        w.WriteString("Command", string.Join(' ', e.Config.Args));
-                        w.WriteString("CreatedAt", e.Config.Created);
-                        w.WriteString("State", status.ToString().ToLowerInvariant());
-                        w.WriteString("Status", Lifecycle.Describe(e.State, status, now));
-                        w.WriteString("Ports", PortsOf(e));
-                        w.WriteString("Names", e.Config.Name);
-                        w.WriteEndObject();
-                    }
-                    Console.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
-                }
-                return 0;
-            }
-            var table = new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
-            foreach (var (e, status) in rows)
-            {
-                string cmd = string.Join(' ', e.Config.Args);
-                if (cmd.Length > 20) cmd = cmd[..19] + "…";
-                table.Add(e.Config.ShortId, e.Config.Image, $"\"{cmd}\"",
-                    Lifecycle.Humanize(now - e.Config.Created) + " ago", Lifecycle.Describe(e.State, status, now),
-                    PortsOf(e), e.Config.Name);
-            }
-            table.Print();
-            return 0;
+            var objects = rows.Select(o => Row(o, ports.GetValueOrDefault(o.Entry.Config.Id, ""), !p.GetValue(noTrunc), now)).ToList();
+            return FormatOutput.List(p.GetValue(format), objects, DockerHeaders.ContainerTable, DockerHeaders.Container);
         });
         return command;
+    }
+
+    /// <summary>A container as Docker's ps formatter shows it: the fields of `--format`, with Docker's values (and in
+    /// Docker's order, which is what `--format json` prints).</summary>
+    public static JsonObject Row(Lifecycle.Observed observed, string ports, bool truncate, DateTimeOffset now)
+    {
+        var (entry, status) = observed;
+        var c = entry.Config;
+        string command = string.Join(' ', c.Args);
+        return new JsonObject
+        {
+            ["Command"] = GoText.Quote(truncate ? Ellipsis(command, 20) : command),
+            ["CreatedAt"] = GoTime(c.Created),
+            ["ID"] = truncate ? c.ShortId : c.Id,
+            ["Image"] = c.Image,
+            ["Labels"] = "",
+            ["LocalVolumes"] = "0",
+            ["Mounts"] = "",
+            ["Names"] = c.Name,
+            ["Networks"] = c.NetworkMode,
+            ["Ports"] = ports,
+            ["RunningFor"] = Lifecycle.Humanize(now - c.Created) + " ago",
+            ["Size"] = "0B",
+            ["State"] = status.ToString().ToLowerInvariant(),
+            ["Status"] = Lifecycle.Describe(entry.State, status, now),
+        };
+    }
+
+    /// <summary>Docker's formatter.Ellipsis: at most <paramref name="width"/> characters, the last one "…" when cut.</summary>
+    public static string Ellipsis(string s, int width)
+    {
+        var runes = s.EnumerateRunes().ToList();
+        return runes.Count <= width ? s : string.Concat(runes.Take(width - 1).Select(r => r.ToString())) + "…";
+    }
+
+    /// <summary>Go's time.Time.String() in local time, as Docker's CreatedAt: "2024-05-01 12:00:00 +0000 UTC".</summary>
+    public static string GoTime(DateTimeOffset t)
+    {
+        var local = t.ToLocalTime();
+        var offset = local.Offset;
+        string sign = offset < TimeSpan.Zero ? "-" : "+";
+        string numeric = $"{sign}{Math.Abs(offset.Hours):00}{Math.Abs(offset.Minutes):00}";
+        // Go names the zone by its abbreviation; without one (or without time zone data) it repeats the offset.
+        string zone = offset == TimeSpan.Zero ? "UTC"
+            : TimeZoneInfo.Local.IsDaylightSavingTime(local) ? TimeZoneInfo.Local.DaylightName : TimeZoneInfo.Local.StandardName;
+        if (zone.Length is 0 or > 5 || zone.Contains(' ')) zone = numeric;
+        return local.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " " + numeric + " " + zone;
     }
 }
