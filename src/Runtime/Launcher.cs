@@ -17,6 +17,8 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     public RunningContainer Start(ContainerConfig config, Stdio stdio)
     {
         string dir = store.DirectoryOf(config.Id);
+        if (!Directory.Exists(config.RootfsLower))
+            throw new ContainerException($"container {config.ShortId} cannot start: its image {config.Image} ({config.ImageId}) is no longer in the image store");
         WriteEtcFiles(config, dir);
         var undo = new Stack<Action>();
         try
@@ -42,10 +44,20 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             });
 
             var context = new ContainerContext(config, dir, pid);
-            foreach (var hook in hooks)
+            try
             {
-                undo.Push(() => hook.Stopped(context));
-                hook.Created(context);
+                foreach (var hook in hooks)
+                {
+                    undo.Push(() => hook.Stopped(context));
+                    hook.Created(context);
+                }
+            }
+            catch (Exception) when (channel.Receive() is not SyncMessage.Mounted and var initReport)
+            {
+                // The init failed first (and its namespaces went with it): that is the cause, not the hook that
+                // then found no network namespace.
+                throw initReport is null ? new ContainerException($"container init exited early ({DescribeExit(Reap(pid))})")
+                                         : FailureFrom(initReport, pid);
             }
 
             ExpectMounted(channel, pid);

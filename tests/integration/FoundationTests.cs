@@ -1,0 +1,260 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace MiniDocker.IntegrationTests;
+
+/// <summary>
+/// The foundation defects found by trying MiniDocker as a new user would (issue 9): every failure one line with
+/// Docker's exit code, unknown verbs and flags named, security steps that cannot fail silently, bounded reads of what
+/// a container or a user controls, and a crashed container's port released when the crash is seen.
+/// </summary>
+public sealed class FoundationTests : IDisposable
+{
+    private readonly MiniDocker _md = new();
+    private readonly string _tag = Guid.NewGuid().ToString("N")[..6];
+    private readonly List<string> _temp = [];
+
+    public void Dispose()
+    {
+        _md.Dispose();
+        foreach (var path in _temp)
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
+        }
+    }
+
+    private string Name(string what) => $"fd-{what}-{_tag}";
+
+    private string Temp(string suffix = "")
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"mdk-fd-{Guid.NewGuid():N}{suffix}");
+        _temp.Add(path);
+        return path;
+    }
+
+    /// <summary>One line on stderr, prefixed, with the exit code given, and no stack trace.</summary>
+    private static void AssertOneLineError(Result r, int exitCode, string contains)
+    {
+        Assert.True(r.ExitCode == exitCode, r.ToString());
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length is 1 or 2, r.ToString()); // the message, and for usage errors the hint
+        Assert.StartsWith("minidocker: ", lines[0]);
+        Assert.Contains(contains, lines[0]);
+        Assert.DoesNotContain("Unhandled exception", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    private static Result RunAs(string user, params string[] args)
+    {
+        var psi = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { $"--reuid={user}", $"--regid={user}", "--clear-groups", MiniDocker.Binary }.Concat(args))
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout, stderr);
+    }
+
+    [Fact]
+    public void Unknown_verbs_and_flags_are_named_as_docker_names_them_and_flags_after_the_image_are_the_programs()
+    {
+        var verb = _md.Run("stats");
+        AssertOneLineError(verb, 125, "'stats' is not a minidocker command");
+        Assert.Contains("See 'minidocker --help'.", verb.Stderr);
+        AssertOneLineError(_md.Run("foo", "bar"), 125, "'foo' is not a minidocker command");
+        AssertOneLineError(_md.Run("network", "foo"), 125, "'network foo' is not a minidocker command");
+
+        var flag = _md.Run("run", "--bogus", "busybox");
+        AssertOneLineError(flag, 125, "unknown flag: --bogus");
+        Assert.Contains("See 'minidocker run --help'.", flag.Stderr);
+        AssertOneLineError(_md.Run("run", "--memory", "1g", "busybox", "true"), 125, "unknown flag: --memory");
+        AssertOneLineError(_md.Run("ps", "-x"), 125, "unknown shorthand flag: 'x' in -x");
+        AssertOneLineError(_md.Run("ps", "--all=true", "--nope"), 125, "unknown flag: --nope");
+
+        var program = _md.Run("run", "--rm", "--net", "none", "busybox", "echo", "--bogus", "-x");
+        Assert.True(program.ExitCode == 0, program.ToString());
+        Assert.Equal("--bogus -x\n", program.Stdout);
+        // Bundled short flags, Docker's and the classic spellings, still work.
+        var bundled = _md.Run("run", "--rm", "-net", "none", "-ti", "busybox", "true");
+        Assert.True(bundled.ExitCode == 0, bundled.ToString());
+    }
+
+    [Fact]
+    public void A_user_who_is_not_root_is_told_so_in_one_line_and_a_debug_switch_gives_the_trace()
+    {
+        string root = Temp();
+        foreach (var args in new[] { new[] { "network", "create", "--subnet", "10.9.0.0/24", "n" }, ["network", "ls"], ["ps"] })
+        {
+            var r = RunAs("65534", ["--root", root, .. args]);
+            AssertOneLineError(r, 125, "must be run as root");
+        }
+        Assert.False(Directory.Exists(root), "a refused command created the state root");
+        var help = RunAs("65534", "--help");
+        Assert.Equal(0, help.ExitCode);
+
+        var plain = _md.Run("inspect", "no-such-container-" + _tag);
+        Assert.Single(plain.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var debug = _md.Run("--debug", "inspect", "no-such-container-" + _tag);
+        Assert.Equal(plain.ExitCode, debug.ExitCode);
+        Assert.True(debug.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 2, debug.ToString());
+        Assert.Contains("Exception", debug.Stderr);
+    }
+
+    [Fact]
+    public void A_mask_of_proc_that_fails_stops_the_container_with_a_clear_error_and_leaves_nothing()
+    {
+        var r = RunWithEnv("MINIDOCKER_FAILPOINT", "mask", "run", "--net", "none", "--name", Name("mask"), "busybox", "echo", "ran");
+        AssertOneLineError(r, 125, "cannot mask /proc/");
+        Assert.DoesNotContain("ran", r.Stdout);
+        Assert.DoesNotContain(Name("mask"), _md.Run("ps", "-a").Stdout);
+
+        // Without the fail point the masks are in place: /proc/kcore reads as empty, /proc/sys is read-only.
+        var masked = _md.Run("run", "--rm", "--net", "none", "busybox", "sh", "-c",
+            "wc -c < /proc/kcore; echo 1 > /proc/sys/kernel/domainname && echo WROTE");
+        Assert.Equal("0", masked.Stdout.Split('\n')[0].Trim());
+        Assert.DoesNotContain("WROTE", masked.Stdout);
+    }
+
+    private Result RunWithEnv(string name, string value, params string[] args)
+    {
+        var psi = new ProcessStartInfo(MiniDocker.Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment[name] = value;
+        foreach (var a in new[] { "--root", _md.Root }.Concat(args)) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000), "did not finish");
+        return new Result(p.ExitCode, stdout.Result, stderr);
+    }
+
+    [Fact]
+    public void A_state_root_that_is_a_file_or_on_a_kernel_filesystem_is_refused_in_one_line()
+    {
+        string file = Temp();
+        File.WriteAllText(file, "not a directory");
+        foreach (var args in new[] { new[] { "--root", file, "ps" }, ["--root", Path.Combine(file, "sub"), "ps"],
+                     ["--root", "/proc/minidocker-" + _tag, "ps"], ["--root", "/sys/kernel/minidocker", "network", "ls"] })
+        {
+            var psi = new ProcessStartInfo(MiniDocker.Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            string stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            AssertOneLineError(new Result(p.ExitCode, "", stderr), 125, "state root");
+        }
+        Assert.Equal("not a directory", File.ReadAllText(file));
+        Assert.False(Directory.Exists("/proc/minidocker-" + _tag));
+    }
+
+    [Fact]
+    public void An_env_file_that_is_dev_zero_a_fifo_or_a_directory_is_refused_quickly()
+    {
+        string fifo = Temp(".fifo");
+        Process.Start("mkfifo", fifo)!.WaitForExit();
+        string dir = Temp();
+        Directory.CreateDirectory(dir);
+        foreach (var (file, says) in new[] { ("/dev/zero", "not a regular file"), (fifo, "not a regular file"),
+                     (dir, "is a directory"), (Temp(".missing"), "no such file or directory") })
+        {
+            var r = _md.RunWith(null, TimeSpan.FromSeconds(20), "run", "--rm", "--net", "none", "--env-file", file, "busybox", "true");
+            AssertOneLineError(r, 125, says);
+        }
+        Assert.Empty(_md.ContainerDirs());
+    }
+
+    [Fact]
+    public void Exec_reads_the_containers_passwd_and_group_bounded_a_link_to_dev_zero_or_a_fifo_is_an_error_not_a_hang()
+    {
+        var run = _md.Run("run", "-d", "--net", "none", "--name", Name("pw"), "busybox", "sh", "-c",
+            "ln -sf /dev/zero /etc/passwd; mkfifo /etc/group; echo ready; exec sleep 300");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        for (int i = 0; i < 100 && !_md.Run("logs", Name("pw")).Stdout.Contains("ready"); i++) Thread.Sleep(50);
+
+        var r = _md.RunWith(null, TimeSpan.FromSeconds(30), "exec", Name("pw"), "true");
+        AssertOneLineError(r, 126, "/etc/passwd is not a regular file");
+        var fifo = _md.RunWith(null, TimeSpan.FromSeconds(30), "exec", Name("pw"), "sh", "-c", "rm /etc/passwd; echo root:x:0:0::/root:/bin/sh > /etc/passwd");
+        AssertOneLineError(fifo, 126, "/etc/group is not a regular file");
+    }
+
+    [Fact]
+    public void Hostnames_that_are_not_rfc_1123_are_refused_and_w_naming_a_file_says_not_a_directory()
+    {
+        AssertOneLineError(_md.Run("run", "--rm", "--net", "none", "-h", "evil\n10.0.0.1 bank.example", "busybox", "true"), 125, "invalid hostname");
+        AssertOneLineError(_md.Run("run", "--rm", "--net", "none", "-h", "", "busybox", "true"), 125, "invalid hostname");
+        AssertOneLineError(_md.Run("run", "--rm", "--net", "none", "-h", "-bad", "busybox", "true"), 125, "invalid hostname");
+        var ok = _md.Run("run", "--rm", "--net", "none", "-h", "web-1.lab", "busybox", "hostname");
+        Assert.Equal("web-1.lab\n", ok.Stdout);
+
+        AssertOneLineError(_md.Run("run", "--rm", "--net", "none", "-w", "/etc/passwd", "busybox", "pwd"), 126,
+            "chdir to cwd (\"/etc/passwd\") failed: not a directory");
+        Assert.Empty(_md.ContainerDirs());
+        AssertOneLineError(_md.Run("rm", ""), 1, "invalid container name or ID: value is empty");
+    }
+
+    [Fact]
+    public void A_container_whose_image_content_vanished_says_so_at_start_instead_of_a_netns_error()
+    {
+        var run = _md.Run("run", "--name", Name("gone"), "busybox", "true");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string rootfs = Directory.GetDirectories(Path.Combine(_md.Root, "images"), "*", SearchOption.AllDirectories)
+            .First(d => Path.GetFileName(d) == "rootfs");
+        string aside = rootfs + ".aside";
+        Directory.Move(rootfs, aside);
+        try
+        {
+            var start = _md.Run("start", "-a", Name("gone"));
+            AssertOneLineError(start, 125, "is no longer in the image store");
+            Assert.DoesNotContain("netns", start.Stderr);
+        }
+        finally { Directory.Move(aside, rootfs); }
+    }
+
+    [Fact]
+    public void A_crashed_containers_published_port_is_released_when_the_crash_is_seen()
+    {
+        string net = "fd" + _tag;
+        string subnet = $"10.{Random.Shared.Next(100, 200)}.{Random.Shared.Next(0, 255)}.0/24";
+        Assert.Equal(0, _md.Run("network", "create", "--subnet", subnet, net).ExitCode);
+        int port = FreePort();
+        string web = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www";
+        var first = _md.Run("run", "-d", "--net", net, "-p", $"{port}:80", "--name", Name("a"), "-h", "first", "busybox", "sh", "-c", web);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Equal("first\n", Fetch($"http://127.0.0.1:{port}/"));
+
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_md.Root, "containers", first.Stdout.Trim(), "state.json"))).RootElement;
+        int monitor = state.GetProperty("monitorPid").GetInt32(), program = state.GetProperty("pid").GetInt32();
+        Process.Start("kill", ["-9", monitor.ToString(), program.ToString()])!.WaitForExit();
+        for (int i = 0; i < 200 && (Directory.Exists($"/proc/{program}") || Directory.Exists($"/proc/{monitor}")); i++) Thread.Sleep(50);
+
+        Assert.Contains("Exited (255)", _md.Run("ps", "-a").Stdout);
+        // Seen as crashed: its port, address and rules are free for the next container at once.
+        var second = _md.Run("run", "-d", "--net", net, "-p", $"{port}:80", "--name", Name("b"), "-h", "second", "busybox", "sh", "-c", web);
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Equal("second\n", Fetch($"http://127.0.0.1:{port}/"));
+        var rows = _md.Run("ps", "-a", "--format", "{{.Names}} {{.Ports}}").Stdout.Split('\n');
+        Assert.Equal($"{Name("a")} ", rows.Single(r => r.StartsWith(Name("a"))));
+        Assert.Contains($"{Name("b")} 0.0.0.0:{port}->80/tcp", rows);
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static string Fetch(string url)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        for (int i = 0; ; i++)
+        {
+            try { return http.GetStringAsync(url).GetAwaiter().GetResult(); }
+            catch (Exception) when (i < 30) { Thread.Sleep(100); }
+        }
+    }
+}
