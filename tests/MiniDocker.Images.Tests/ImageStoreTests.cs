@@ -125,7 +125,7 @@ public sealed class ImageStoreTests : IDisposable
         Assert.Equal(newId, _store.Resolve("app").Id);
         var dangling = Assert.Single(_store.List(), r => r.Id == oldId);
         Assert.Equal(("<none>", "<none>"), (dangling.Repository, dangling.Tag));
-        var removed = _store.Remove(oldId[..12]);
+        var removed = _store.Remove(oldId[..12], force: false, users: []);
         Assert.Equal((0, oldId), (removed.Untagged.Count, removed.DeletedId));
         Assert.Equal([newId], LayerDirs());
     }
@@ -137,17 +137,17 @@ public sealed class ImageStoreTests : IDisposable
         _store.Import(file, "a", []);
         _store.Import(file, "b", []);
 
-        var first = _store.Remove("a");
+        var first = _store.Remove("a", force: false, users: []);
         Assert.Equal(["a:latest"], first.Untagged);
         Assert.Null(first.DeletedId);
         Assert.Equal([id], LayerDirs());
 
-        var second = _store.Remove("b:latest");
+        var second = _store.Remove("b:latest", force: false, users: []);
         Assert.Equal(["b:latest"], second.Untagged);
         Assert.Equal(id, second.DeletedId);
         Assert.Empty(LayerDirs());
         Assert.Empty(_store.List());
-        Assert.Equal("image 'b' not found", Assert.Throws<ImageException>(() => _store.Remove("b")).Message);
+        Assert.Equal("image 'b' not found", Assert.Throws<ImageException>(() => _store.Remove("b", force: false, users: [])).Message);
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class ImageStoreTests : IDisposable
         _store.Import(file, "a", []);
         _store.Import(file, "b", []);
 
-        var error = Assert.Throws<ImageException>(() => _store.Remove(id[..12]));
+        var error = Assert.Throws<ImageException>(() => _store.Remove(id[..12], force: false, users: []));
 
         Assert.Equal($"image {id[..12]} is referenced by several tags (a:latest, b:latest); remove them by name", error.Message);
         Assert.Equal(2, _store.List().Count);
@@ -172,7 +172,7 @@ public sealed class ImageStoreTests : IDisposable
         File.WriteAllBytes(_sandbox["links.tar"], bytes);
         _store.Import(_sandbox["links.tar"], "links", []);
 
-        _store.Remove("links");
+        _store.Remove("links", force: false, users: []);
 
         Assert.Empty(LayerDirs());
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(hostDir, "precious")));
