@@ -165,28 +165,61 @@ public sealed class ImageFoundationTests : IDisposable
     public void Full_disk_during_import_is_one_line_and_stores_nothing()
     {
         var md = new MiniDocker(importBusybox: false);
-        var mount = Process.Start("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", md.Root])!;
-        mount.WaitForExit();
-        Assert.Equal(0, mount.ExitCode);
+        Assert.Equal(0, Exec("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", md.Root));
         try
         {
+            var images = Path.Combine(md.Root, "images");
+            string[] Stored() => Directory.GetFileSystemEntries(images).Select(Path.GetFileName).OfType<string>()
+                .Where(n => n is not (".lock" or "repositories.json")).Order().ToArray();
+
+            // Out of space while extracting.
             var r = md.Run("image", "import", MiniDocker.BusyboxTar, "busybox");
 
             AssertOneLineError(r);
             Assert.EndsWith(": No space left on device\n", r.Stderr);
-            var images = Path.Combine(md.Root, "images");
-            Assert.DoesNotContain(Directory.GetFileSystemEntries(images).Select(Path.GetFileName), n => n is not (".lock" or "repositories.json"));
-            Assert.StartsWith("REPOSITORY", Assert.Single(md.Run("images").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
-            // The space of the failed import was given back.
-            var small = Path.Combine(_scratch, "small.tar");
-            File.WriteAllBytes(small, PaxFile("hello", "mtime", "1600000000"));
-            Assert.Equal(0, md.Run("image", "import", small, "small").ExitCode);
+            Assert.Empty(Stored());
+
+            // Out of space when the index is rewritten, after the layer was moved into place: the layer goes too.
+            var first = md.Run("image", "import", SmallTar("one"), "one");
+            Assert.True(first.ExitCode == 0, first.ToString());
+            var stored = Stored();
+            var free = new DriveInfo(md.Root).AvailableFreeSpace;
+            // The layer takes two pages (the file and image.json), the index's new copy a third that is not there.
+            Assert.Equal(0, Exec("fallocate", "-l", (free - 2 * Environment.SystemPageSize).ToString(), Path.Combine(md.Root, "fill")));
+
+            var second = md.Run("image", "import", SmallTar("two"), "two");
+
+            AssertOneLineError(second);
+            Assert.Contains("No space left on device", second.Stderr);
+            Assert.Equal(stored, Stored());
+            var listed = md.Run("images").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(["REPOSITORY", "one"], listed.Select(l => l.Split(' ')[0]));
         }
         finally
         {
-            Process.Start("umount", [md.Root])!.WaitForExit();
+            Exec("umount", md.Root);
             md.Dispose();
         }
+    }
+
+    private static int Exec(string file, params string[] args)
+    {
+        using var p = Process.Start(file, args);
+        p.WaitForExit();
+        return p.ExitCode;
+    }
+
+    private string SmallTar(string content)
+    {
+        var path = Path.Combine(_scratch, content + ".tar");
+        using var file = File.Create(path);
+        using var writer = new TarWriter(file, TarEntryFormat.Ustar);
+        writer.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, content)
+        {
+            DataStream = new MemoryStream(Encoding.ASCII.GetBytes(content)),
+            Mode = (UnixFileMode)0x1A4,
+        });
+        return path;
     }
 
     [Fact]
