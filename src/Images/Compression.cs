@@ -19,7 +19,7 @@ public enum TarCompression { None, Gzip, Xz, Bzip2, Zstd }
 /// </remarks>
 public static class TarDecompressor
 {
-    private const int TarHeaderSize = 512;
+    private const int TarHeaderSize = TarHeaders.BlockSize;
 
     /// <summary>The compression of a stream starting with <paramref name="head"/>, or null if it is no tarball.</summary>
     public static TarCompression? Detect(ReadOnlySpan<byte> head)
@@ -32,32 +32,8 @@ public static class TarDecompressor
             return TarCompression.Bzip2;
         if (head.StartsWith((ReadOnlySpan<byte>)[0x28, 0xB5, 0x2F, 0xFD]))
             return TarCompression.Zstd;
-        return IsTarHeader(head) ? TarCompression.None : null;
-    }
-
-    /// <summary>
-    /// A tar header is recognised by its checksum rather than the "ustar" magic, so pre-POSIX (v7) archives pass too.
-    /// </summary>
-    private static bool IsTarHeader(ReadOnlySpan<byte> head)
-    {
-        if (head.Length < TarHeaderSize)
-            return false;
-        var field = head.Slice(148, 8);
-        var end = field.IndexOfAny((byte)0, (byte)' ');
-        var digits = (end < 0 ? field : field[..end]).TrimStart((byte)' ');
-        if (digits.IsEmpty)
-            return false;
-        long stored = 0;
-        foreach (var d in digits)
-        {
-            if (d is < (byte)'0' or > (byte)'7')
-                return false;
-            stored = stored * 8 + (d - '0');
-        }
-        long sum = 0;
-        for (var i = 0; i < TarHeaderSize; i++)
-            sum += i is >= 148 and < 156 ? ' ' : head[i];
-        return sum == stored;
+        // Recognised by its checksum rather than the "ustar" magic, so pre-POSIX (v7) archives pass too.
+        return TarHeaders.HasValidChecksum(head) ? TarCompression.None : null;
     }
 
     /// <summary>

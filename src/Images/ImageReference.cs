@@ -13,9 +13,13 @@ public sealed partial record ImageReference(string Repository, string Tag)
     public static ImageReference Parse(string reference)
     {
         if (!TryParse(reference, out var parsed, out var problem))
-            throw new ImageException($"invalid image reference '{reference}': {problem}");
+            throw InvalidFormat(reference, problem);
         return parsed;
     }
+
+    /// <summary>Docker's wording ("invalid reference format"), with what is wrong.</summary>
+    public static ImageException InvalidFormat(string reference, string problem) =>
+        new($"invalid reference format: \"{Display.Name(reference)}\": {problem}");
 
     public static bool TryParse(string reference, out ImageReference parsed, out string problem)
     {
@@ -32,6 +36,12 @@ public sealed partial record ImageReference(string Repository, string Tag)
         {
             // Docker forbids this too: such a name would shadow the image ID it looks like.
             problem = "a 64-character hex name is reserved for image IDs";
+            return false;
+        }
+        if (repository == "sha256")
+        {
+            // "sha256:..." is how an image ID is written; Docker refuses the algorithm's name as a repository too.
+            problem = "'sha256:' begins an image ID (sha256:<hex digits>), it cannot name a repository";
             return false;
         }
         if (!TagPattern().IsMatch(tag))

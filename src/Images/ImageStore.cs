@@ -13,8 +13,19 @@ public sealed record ImageRecord(string Id, string Repository, string Tag, DateT
     public string ShortId => Id[..12];
 }
 
-/// <summary>What <see cref="ImageStore.Remove"/> did: the tags it dropped and the layer it deleted, if any.</summary>
-public sealed record RemovedImage(IReadOnlyList<string> Untagged, string? DeletedId);
+/// <summary>What <see cref="ImageStore.Remove"/> did: the tags it dropped and the image it deleted, if any.</summary>
+/// <param name="ContentKept">the image is gone from the store's view, but its layer stays on disk until no container
+/// uses it (after a forced removal).</param>
+public sealed record RemovedImage(IReadOnlyList<string> Untagged, string? DeletedId, bool ContentKept = false);
+
+/// <summary>
+/// A container that uses an image, as the caller knows it (the store knows nothing of containers): an image that a
+/// container uses, running or stopped, is not removed without force, and its layer stays until no container uses it.
+/// </summary>
+public sealed record ImageUser(string ImageId, string ContainerId, bool Running)
+{
+    public string ShortContainerId => ContainerId.Length > 12 ? ContainerId[..12] : ContainerId;
+}
 
 /// <summary>
 /// The local image store:
@@ -26,7 +37,9 @@ public sealed record RemovedImage(IReadOnlyList<string> Untagged, string? Delete
 /// Every change to the store happens under an flock on <c>images/.lock</c> and by rename: a layer is extracted into
 /// a private <c>.tmp-PID-*</c> directory and renamed into place only when complete; the index is rewritten via a
 /// temp file, fsync and rename. A crashed import leaves only a <c>.tmp-PID-*</c> entry, swept by the next change
-/// once that PID is gone.
+/// once that PID is gone; a leftover that cannot be removed is left for a later sweep, never an error.
+/// A layer whose image was removed with force while containers used it is "released": the index lists it, no
+/// command shows or resolves it, and it is deleted once no container uses it (<see cref="RemoveReleased"/>).
 /// </remarks>
 public sealed partial class ImageStore
 {
@@ -65,8 +78,27 @@ public sealed partial class ImageStore
     /// <summary>
     /// By name: drops that tag, and deletes the layer once no tag names it. By ID: deletes the layer and its tag,
     /// but refuses when several tags name it (remove those by name), as Docker does without --force.
+    /// An image that one of <paramref name="users"/> uses is not left without a name unless
+    /// <paramref name="force"/> is set (and never by ID while such a container runs, as in Docker); when forced, its
+    /// layer is released rather than deleted.
     /// </summary>
-    public RemovedImage Remove(string reference) => Guarded(() => RemoveCore(reference));
+    public RemovedImage Remove(string reference, bool force, IReadOnlyCollection<ImageUser> users) =>
+        Guarded(() => RemoveCore(reference, force, users));
+
+    /// <summary>Deletes the released layers that none of <paramref name="users"/> uses any more; returns their IDs.</summary>
+    public IReadOnlyList<string> RemoveReleased(IReadOnlyCollection<ImageUser> users) => Guarded(() =>
+    {
+        if (!Directory.Exists(_imagesDir))
+            return (IReadOnlyList<string>)[];
+        using (FileLock.Acquire(Path.Combine(_imagesDir, ".lock")))
+        {
+            var index = ReadIndex();
+            var deleted = DeleteUnusedReleased(index, users);
+            if (deleted.Count > 0)
+                WriteIndex(index);
+            return deleted;
+        }
+    });
 
     /// <summary>Filesystem errors from the framework become the store's one exception type.</summary>
     private static T Guarded<T>(Func<T> action)
@@ -87,7 +119,8 @@ public sealed partial class ImageStore
         var config = ImageConfig.FromChanges(changes);
         Directory.CreateDirectory(_imagesDir);
 
-        var temp = Path.Combine(_imagesDir, $"{TempPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var tempName = $"{TempPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var temp = Path.Combine(_imagesDir, tempName);
         Directory.CreateDirectory(temp);
         try
         {
@@ -96,22 +129,51 @@ public sealed partial class ImageStore
             using (FileLock.Acquire(Path.Combine(_imagesDir, ".lock")))
             {
                 SweepLeftovers();
-                if (!Directory.Exists(LayerDir(layer.Id)))
+                // Undo may only undo what this import made: a layer it moved into place, never one already stored.
+                var placed = false;
+                try
                 {
-                    Directory.Move(temp, LayerDir(layer.Id));
-                    SyncDirectory(_imagesDir);
+                    if (!Directory.Exists(LayerDir(layer.Id)))
+                    {
+                        Directory.Move(temp, LayerDir(layer.Id));
+                        placed = true;
+                        SyncDirectory(_imagesDir);
+                    }
+                    var index = ReadIndex();
+                    index.Repositories[name.ToString()] = new TagEntry { Id = layer.Id, Created = created, Config = config };
+                    index.Released.Remove(layer.Id); // imported again: the content is wanted after all
+                    WriteIndex(index);
+                    return new ImageRecord(layer.Id, name.Repository, name.Tag, created, ReadLayer(layer.Id).Size, config);
                 }
-                var index = ReadIndex();
-                index.Repositories[name.ToString()] = new TagEntry { Id = layer.Id, Created = created, Config = config };
-                WriteIndex(index);
-                return new ImageRecord(layer.Id, name.Repository, name.Tag, created, ReadLayer(layer.Id).Size, config);
+                catch when (placed)
+                {
+                    // Back to the temp name, which the finally below removes; at worst it stays an untagged image.
+                    try { Directory.Move(LayerDir(layer.Id), temp); }
+                    catch (IOException) { }
+                    throw;
+                }
             }
         }
         finally
         {
             // Still here if the import failed, or if the same content was already stored.
-            if (Directory.Exists(temp))
-                Directory.Delete(temp, recursive: true);
+            RemoveQuietly(tempName);
+        }
+    }
+
+    /// <summary>
+    /// Removes an entry of the images directory that belongs to nobody else (this process's temp, a trash entry, a
+    /// dead process's leftover). A failure must not hide the error that got us here nor fail a later command: the
+    /// entry is left for the next sweep.
+    /// </summary>
+    private void RemoveQuietly(string entry)
+    {
+        try
+        {
+            FileTree.Remove(_imagesDir, entry);
+        }
+        catch (Exception e) when (e is ImageException or IOException or UnauthorizedAccessException)
+        {
         }
     }
 
@@ -172,7 +234,7 @@ public sealed partial class ImageStore
             records.Add(new ImageRecord(entry.Id, name.Repository, name.Tag, entry.Created, layer.Size, entry.Config));
         }
         var tagged = index.Repositories.Values.Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
-        foreach (var id in LayerIds().Where(id => !tagged.Contains(id)))
+        foreach (var id in LayerIds().Where(id => !tagged.Contains(id) && !index.Released.Contains(id)))
         {
             if (ReadLayerOrNull(id) is { } layer)
                 records.Add(new ImageRecord(id, ImageRecord.None, ImageRecord.None, layer.Created, layer.Size, ImageConfig.Empty));
@@ -184,16 +246,24 @@ public sealed partial class ImageStore
     private ImageRecord ResolveCore(string reference)
     {
         var records = ListCore();
-        if (!reference.StartsWith("sha256:", StringComparison.Ordinal) &&
-            ImageReference.TryParse(reference, out var name, out _))
+        string? prefix;
+        if (reference.StartsWith("sha256:", StringComparison.Ordinal))
         {
-            var byName = records.FirstOrDefault(r => r.Repository == name.Repository && r.Tag == name.Tag);
-            if (byName is not null)
+            prefix = reference["sha256:".Length..];
+            if (!IdPrefixPattern().IsMatch(prefix))
+                throw ImageReference.InvalidFormat(reference, "an image ID is 'sha256:' and 1 to 64 lower-case hex digits");
+        }
+        else
+        {
+            var isName = ImageReference.TryParse(reference, out var name, out var problem);
+            if (isName && records.FirstOrDefault(r => r.Repository == name.Repository && r.Tag == name.Tag) is { } byName)
                 return byName;
+            prefix = IdPrefixPattern().IsMatch(reference) ? reference : null;
+            if (!isName && prefix is null)
+                throw ImageReference.InvalidFormat(reference, problem);
         }
 
-        var prefix = reference.StartsWith("sha256:", StringComparison.Ordinal) ? reference["sha256:".Length..] : reference;
-        if (IdPrefixPattern().IsMatch(prefix))
+        if (prefix is not null)
         {
             var ids = records.Select(r => r.Id).Where(id => id.StartsWith(prefix, StringComparison.Ordinal))
                 .Distinct().ToList();
@@ -205,7 +275,7 @@ public sealed partial class ImageStore
         throw new ImageException($"image '{reference}' not found");
     }
 
-    private RemovedImage RemoveCore(string reference)
+    private RemovedImage RemoveCore(string reference, bool force, IReadOnlyCollection<ImageUser> users)
     {
         var image = ResolveCore(reference);
         using (FileLock.Acquire(Path.Combine(_imagesDir, ".lock")))
@@ -219,28 +289,77 @@ public sealed partial class ImageStore
             List<string> untag;
             if (byName)
                 untag = [$"{image.Repository}:{image.Tag}"];
-            else if (tags.Count > 1)
+            else if (tags.Count > 1 && !force)
                 throw new ImageException(
                     $"image {image.ShortId} is referenced by several tags ({string.Join(", ", tags)}); remove them by name");
             else
                 untag = tags;
 
+            var stillTagged = tags.Count > untag.Count;
+            var keepContent = false;
+            if (!stillTagged && users.Where(u => u.ImageId == image.Id).ToList() is [var user, ..] imageUsers)
+            {
+                // Docker's rules and words: the last name of an image in use goes only with force; by ID, an image
+                // of a running container not even then.
+                if (byName && !force)
+                    throw new ImageException($"conflict: unable to remove repository reference \"{reference}\" (must force) - " +
+                                             $"container {user.ShortContainerId} is using its referenced image {image.ShortId}");
+                if (!byName && imageUsers.FirstOrDefault(u => u.Running) is { } running)
+                    throw new ImageException($"conflict: unable to delete {image.ShortId} (cannot be forced) - " +
+                                             $"image is being used by running container {running.ShortContainerId}");
+                if (!byName && !force)
+                    throw new ImageException($"conflict: unable to delete {image.ShortId} (must be forced) - " +
+                                             $"image is being used by stopped container {user.ShortContainerId}");
+                keepContent = true;
+            }
+
             foreach (var tag in untag)
                 index.Repositories.Remove(tag);
-            var stillTagged = index.Repositories.Values.Any(e => e.Id == image.Id);
             string? trash = null;
-            if (!stillTagged && Directory.Exists(LayerDir(image.Id)))
+            if (keepContent)
+            {
+                if (!index.Released.Contains(image.Id))
+                    index.Released.Add(image.Id);
+            }
+            else if (!stillTagged && Directory.Exists(LayerDir(image.Id)))
             {
                 // Renamed away first so the layer vanishes atomically; the slow recursive delete comes after.
-                trash = Path.Combine(_imagesDir, $"{TrashPrefix}{image.Id}-{Guid.NewGuid():N}");
-                Directory.Move(LayerDir(image.Id), trash);
+                trash = $"{TrashPrefix}{image.Id}-{Guid.NewGuid():N}";
+                Directory.Move(LayerDir(image.Id), Path.Combine(_imagesDir, trash));
                 SyncDirectory(_imagesDir);
+                index.Released.Remove(image.Id);
             }
+            // Layers released earlier whose last container has gone meanwhile go too.
+            DeleteUnusedReleased(index, users);
             WriteIndex(index);
             if (trash is not null)
-                Directory.Delete(trash, recursive: true);
-            return new RemovedImage(untag, stillTagged ? null : image.Id);
+                RemoveQuietly(trash);
+            return new RemovedImage(untag, stillTagged ? null : image.Id, keepContent);
         }
+    }
+
+    /// <summary>Under the lock: deletes released layers that no tag names and no user uses; the caller writes the index.</summary>
+    private List<string> DeleteUnusedReleased(RepositoriesFile index, IReadOnlyCollection<ImageUser> users)
+    {
+        var inUse = users.Select(u => u.ImageId).Concat(index.Repositories.Values.Select(e => e.Id))
+            .ToHashSet(StringComparer.Ordinal);
+        var deleted = new List<string>();
+        foreach (var id in index.Released.ToList())
+        {
+            if (inUse.Contains(id))
+                continue;
+            if (Directory.Exists(LayerDir(id)))
+            {
+                var trash = $"{TrashPrefix}{id}-{Guid.NewGuid():N}";
+                Directory.Move(LayerDir(id), Path.Combine(_imagesDir, trash));
+                RemoveQuietly(trash);
+            }
+            index.Released.Remove(id);
+            deleted.Add(id);
+        }
+        if (deleted.Count > 0)
+            SyncDirectory(_imagesDir);
+        return deleted;
     }
 
     private IEnumerable<string> LayerIds() =>
@@ -316,12 +435,8 @@ public sealed partial class ImageStore
             var match = TempNamePattern().Match(name);
             var abandoned = name.StartsWith(TrashPrefix, StringComparison.Ordinal) ||
                             (match.Success && !Directory.Exists($"/proc/{match.Groups[1].Value}"));
-            if (!abandoned)
-                continue;
-            if (Directory.Exists(path))
-                Directory.Delete(path, recursive: true);
-            else
-                File.Delete(path);
+            if (abandoned)
+                RemoveQuietly(name);
         }
     }
 

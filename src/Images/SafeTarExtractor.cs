@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.Runtime.InteropServices;
+using System.Text;
 using MiniDocker.Images.Native;
 using Tmds.Linux;
 
@@ -50,39 +51,99 @@ public static class SafeTarExtractor
         // TarReader only sees a forward-only view: on a seekable stream it silently accepts an archive cut at an
         // entry boundary (a gzip stream cut short, which GZipStream does not report, looks like that), whereas
         // reading forward-only it throws EndOfStreamException for a missing header or end-of-archive marker.
-        var input = new ForwardOnlyStream(uncompressedTar); // not disposed: the caller owns the stream
-        try
+        // The view also keeps what the reader consumes between entries, for TarHeaders to check.
+        var input = new CapturingStream(uncompressedTar); // not disposed: the caller owns the stream
+        using var reader = new TarReader(input, leaveOpen: true);
+        var padding = 0;
+        string? previous = null;
+        while (true)
         {
-            using var reader = new TarReader(input, leaveOpen: true);
-            while (reader.GetNextEntry(copyData: false) is { } entry)
-                extraction.Apply(entry);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new ImageException(input.BytesRead == 0 ? "the archive is empty" : "the archive is truncated", e);
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException)
-        {
-            throw new ImageException($"not a valid tar archive: {e.Message}", e);
+            var start = input.BytesRead;
+            input.StartCapture();
+            TarEntry? entry = null;
+            Exception? failure = null;
+            try
+            {
+                entry = reader.GetNextEntry(copyData: false);
+            }
+            catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException
+                                          or OverflowException or InvalidOperationException or ArgumentException)
+            {
+                failure = e;
+            }
+            var consumed = input.EndCapture();
+            // A damaged header is reported as such even when it also made the reader fail.
+            TarHeaders.Verify(consumed, padding, start, previous);
+            if (failure is not null)
+                throw Translate(failure, input.BytesRead, consumed, padding);
+            if (entry is null)
+                break;
+
+            extraction.Apply(entry);
+            // Read to its end, so that between two entries the reader consumes only padding and header blocks.
+            if (entry.DataStream is { } data)
+            {
+                while (data.Read(extraction.Buffer) > 0) { }
+                padding = (int)(TarHeaders.Padded(entry.Length) - entry.Length);
+            }
+            else
+            {
+                padding = 0;
+            }
+            previous = entry.Name;
         }
 
         extraction.FinishDirectories();
         return extraction.Result();
     }
 
+    private static ImageException Translate(Exception failure, long bytesRead, ReadOnlySpan<byte> consumed, int padding) =>
+        failure switch
+        {
+            EndOfStreamException => new ImageException(bytesRead == 0 ? "the archive is empty" : "the archive is truncated", failure),
+            // System.Formats.Tar holds ids as Int32. A larger one (4294967294 is (uid_t)-2) is refused rather than
+            // mapped: it cannot be stored as it is, and changing a file's owner silently is worse than an error.
+            OverflowException => new ImageException(
+                $"refusing archive: {TarHeaders.DescribeOverflow(consumed, padding) ?? "a numeric header field is out of range"}", failure),
+            _ => new ImageException($"not a valid tar archive: {failure.Message}", failure),
+        };
+
+    /// <summary>Longest path accepted inside the rootfs, in bytes: Linux's PATH_MAX (4096, counting the NUL).</summary>
+    public const int MaxPathBytes = 4095;
+
+    /// <summary>Longest name of one component, in bytes: NAME_MAX.</summary>
+    public const int MaxNameBytes = 255;
+
+    /// <summary>
+    /// Deepest path accepted, in components. Real root filesystems stay well below (deep node_modules trees reach
+    /// some tens); the limit keeps per-entry walks and the size computation bounded.
+    /// </summary>
+    public const int MaxDepth = 256;
+
     /// <summary>
     /// Splits an entry name into components. Leading '/' is stripped as GNU tar and Docker do, because a rootfs
     /// tarball made with absolute names (tar -P) means "this path inside the root"; the result is always relative
     /// to the target, so stripping cannot escape it. '..' is refused outright: no legitimate rootfs tarball
-    /// needs it, and refusing is simpler to reason about than resolving it lexically.
+    /// needs it, and refusing is simpler to reason about than resolving it lexically. Paths longer or deeper than
+    /// the limits above are refused before anything is created for them.
     /// </summary>
     internal static string[] SplitPath(string raw, string what)
     {
         if (raw.Contains('\0'))
-            throw new ImageException($"refusing archive: {what} '{raw.Replace('\0', '?')}' contains a NUL byte");
+            throw new ImageException($"refusing archive: {what} '{Display.Name(raw)}' contains a NUL byte");
         var parts = raw.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != ".").ToArray();
         if (parts.Contains(".."))
-            throw new ImageException($"refusing archive: {what} '{raw}' contains a '..' path component");
+            throw new ImageException($"refusing archive: {what} '{Display.Name(raw)}' contains a '..' path component");
+        if (parts.FirstOrDefault(p => Encoding.UTF8.GetByteCount(p) > MaxNameBytes) is { } longName)
+            throw new ImageException(
+                $"refusing archive: {what} '{Display.Name(raw)}' has a component longer than {MaxNameBytes} bytes ('{Display.Name(longName)}')");
+        if (parts.Length > MaxDepth)
+            throw new ImageException(
+                $"refusing archive: {what} '{Display.Name(raw)}' has {parts.Length} path components (at most {MaxDepth})");
+        var length = parts.Sum(p => Encoding.UTF8.GetByteCount(p) + 1) - 1;
+        if (length > MaxPathBytes)
+            throw new ImageException(
+                $"refusing archive: {what} '{Display.Name(raw)}' is {length} bytes long (at most {MaxPathBytes})");
         return parts;
     }
 
@@ -92,7 +153,7 @@ public static class SafeTarExtractor
 
     private sealed class Extraction(Fd root)
     {
-        private readonly byte[] _buffer = new byte[128 * 1024];
+        public byte[] Buffer { get; } = new byte[128 * 1024];
         // Directory modes and mtimes are applied after all entries: creating children changes a directory's mtime,
         // and a directory may come after its contents.
         private readonly Dictionary<string, DirectoryAttributes> _directories = new(StringComparer.Ordinal);
@@ -108,9 +169,9 @@ public static class SafeTarExtractor
             if (entry.EntryType == TarEntryType.GlobalExtendedAttributes)
                 return;
 
-            var raw = entry.Name;
-            var parts = SplitPath(raw, "entry");
+            var parts = SplitPath(entry.Name, "entry");
             var key = string.Join('/', parts);
+            var raw = Display.Name(entry.Name); // from here on, for messages only
             if (parts.Length > 0 && parts[^1].StartsWith(".wh.", StringComparison.Ordinal))
             {
                 // Whiteouts only mean something between overlay layers; in a flat rootfs they are noise.
@@ -118,10 +179,11 @@ public static class SafeTarExtractor
                 return;
             }
 
+            RequireValidIds(entry, raw);
             switch (entry.EntryType)
             {
                 case TarEntryType.Directory:
-                case TarEntryType.V7RegularFile when raw.EndsWith('/'): // pre-POSIX tar marks directories by the slash
+                case TarEntryType.V7RegularFile when entry.Name.EndsWith('/'): // pre-POSIX tar marks directories by the slash
                     CreateDirectory(entry, raw, parts, key);
                     break;
                 case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
@@ -149,6 +211,15 @@ public static class SafeTarExtractor
                 default:
                     throw new ImageException($"entry '{raw}': unsupported tar entry type {entry.EntryType}");
             }
+        }
+
+        /// <summary>A negative id (a PAX record may say "uid=-5") would reach chown as a huge unsigned one.</summary>
+        private static void RequireValidIds(TarEntry entry, string raw)
+        {
+            if (entry.Uid < 0)
+                throw new ImageException($"refusing archive: entry '{raw}': uid {entry.Uid} is out of range (0-{int.MaxValue})");
+            if (entry.Gid < 0)
+                throw new ImageException($"refusing archive: entry '{raw}': gid {entry.Gid} is out of range (0-{int.MaxValue})");
         }
 
         private static void RequireNotRoot(string[] parts, string raw)
@@ -197,9 +268,9 @@ public static class SafeTarExtractor
             if (entry.DataStream is { } data)
             {
                 int n;
-                while ((n = data.Read(_buffer)) > 0)
+                while ((n = data.Read(Buffer)) > 0)
                 {
-                    file.WriteAll(_buffer.AsSpan(0, n));
+                    file.WriteAll(Buffer.AsSpan(0, n));
                     copied += n;
                 }
             }
@@ -218,6 +289,9 @@ public static class SafeTarExtractor
             var linkTarget = entry.LinkName;
             if (linkTarget.Length == 0 || linkTarget.Contains('\0'))
                 throw new ImageException($"refusing archive: symlink '{raw}' has an empty or invalid target");
+            if (Encoding.UTF8.GetByteCount(linkTarget) > MaxPathBytes)
+                throw new ImageException(
+                    $"refusing archive: symlink '{raw}' has a target longer than {MaxPathBytes} bytes ('{Display.Name(linkTarget)}')");
             using var parent = OpenParent(parts, raw, create: true)!;
             RemoveNonDirectory(parent, parts[^1], raw);
             Libc.Check(Libc.symlinkat(linkTarget, parent.Value, parts[^1]), "symlink", raw);
@@ -230,15 +304,10 @@ public static class SafeTarExtractor
         private void CreateHardLink(TarEntry entry, string raw, string[] parts, string key)
         {
             var linkName = entry.LinkName;
-            string[] targetParts;
-            try
-            {
-                targetParts = SplitPath(linkName, "hard link target");
-            }
-            catch (ImageException)
-            {
-                throw new ImageException($"refusing archive: hard link '{raw}' points outside the root ('{linkName}')");
-            }
+            var shownLinkName = Display.Name(linkName);
+            if (linkName.Split('/').Contains(".."))
+                throw new ImageException($"refusing archive: hard link '{raw}' points outside the root ('{shownLinkName}')");
+            var targetParts = SplitPath(linkName, "hard link target");
             if (targetParts.Length == 0)
                 throw new ImageException($"refusing archive: hard link '{raw}' points at the root directory");
 
@@ -252,12 +321,12 @@ public static class SafeTarExtractor
             if (targetKey == key)
                 return;
 
-            using var targetParent = OpenParent(targetParts, linkName, create: false);
-            var targetStat = targetParent is null ? null : Lstat(targetParent, targetParts[^1], linkName);
+            using var targetParent = OpenParent(targetParts, shownLinkName, create: false);
+            var targetStat = targetParent is null ? null : Lstat(targetParent, targetParts[^1], shownLinkName);
             if (targetParent is null || targetStat is null)
-                throw new ImageException($"hard link '{raw}': target '{linkName}' is not in the archive");
+                throw new ImageException($"hard link '{raw}': target '{shownLinkName}' is not in the archive");
             if (IsDirectory(targetStat.Value))
-                throw new ImageException($"refusing archive: hard link '{raw}' points at directory '{linkName}'");
+                throw new ImageException($"refusing archive: hard link '{raw}' points at directory '{shownLinkName}'");
 
             using var parent = OpenParent(parts, raw, create: true)!;
             RemoveNonDirectory(parent, parts[^1], raw);
@@ -314,8 +383,8 @@ public static class SafeTarExtractor
             {
                 if (Lstat(parent, name, prefix) is { } st && IsSymlink(st))
                     throw new ImageException(
-                        $"refusing archive: path '{raw}' leads through symlink '{prefix}' (extraction never follows symlinks)");
-                throw new ImageException($"entry '{raw}': '{prefix}' is not a directory");
+                        $"refusing archive: path '{raw}' leads through symlink '{Display.Name(prefix)}' (extraction never follows symlinks)");
+                throw new ImageException($"entry '{raw}': '{Display.Name(prefix)}' is not a directory");
             }
             throw Libc.Error("open", prefix, errno);
         }
@@ -415,15 +484,48 @@ public static class SafeTarExtractor
         }
     }
 
-    private sealed class ForwardOnlyStream(Stream inner) : ReadOnlyStream(inner)
+    /// <summary>Counts what is read and, between StartCapture and EndCapture, keeps a copy of it.</summary>
+    private sealed class CapturingStream(Stream inner) : ReadOnlyStream(inner)
     {
+        // Between two entries the reader consumes padding, headers and metadata (PAX records, GNU long names): a
+        // megabyte is far beyond any real archive's, and the copy must not grow with a hostile one.
+        private const int MaxCapture = 1 << 20;
+        private readonly MemoryStream _captured = new();
+        private bool _capturing;
+        private bool _overflowed;
+
         public long BytesRead { get; private set; }
+
+        public void StartCapture()
+        {
+            _captured.SetLength(0);
+            _capturing = true;
+            _overflowed = false;
+        }
+
+        public ReadOnlySpan<byte> EndCapture()
+        {
+            _capturing = false;
+            if (_overflowed)
+                throw new ImageException($"refusing archive: more than {MaxCapture} bytes of headers before byte {BytesRead}");
+            return _captured.GetBuffer().AsSpan(0, (int)_captured.Length);
+        }
 
         public override int Read(Span<byte> buffer)
         {
             var n = Inner.Read(buffer);
             BytesRead += n;
+            if (_capturing && n > 0)
+            {
+                if (_captured.Length + n <= MaxCapture)
+                    _captured.Write(buffer[..n]);
+                else
+                    _overflowed = true;
+            }
             return n;
         }
+
+        // The caller owns the wrapped stream.
+        protected override void Dispose(bool disposing) { }
     }
 }

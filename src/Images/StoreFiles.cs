@@ -11,6 +11,9 @@ namespace MiniDocker.Images;
 internal sealed class RepositoriesFile
 {
     public SortedDictionary<string, TagEntry> Repositories { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Layers whose image was removed with force while containers used them: deleted once none does.</summary>
+    public List<string> Released { get; set; } = [];
 }
 
 internal sealed class TagEntry

@@ -125,7 +125,7 @@ public sealed class ImageStoreTests : IDisposable
         Assert.Equal(newId, _store.Resolve("app").Id);
         var dangling = Assert.Single(_store.List(), r => r.Id == oldId);
         Assert.Equal(("<none>", "<none>"), (dangling.Repository, dangling.Tag));
-        var removed = _store.Remove(oldId[..12]);
+        var removed = _store.Remove(oldId[..12], force: false, users: []);
         Assert.Equal((0, oldId), (removed.Untagged.Count, removed.DeletedId));
         Assert.Equal([newId], LayerDirs());
     }
@@ -137,17 +137,17 @@ public sealed class ImageStoreTests : IDisposable
         _store.Import(file, "a", []);
         _store.Import(file, "b", []);
 
-        var first = _store.Remove("a");
+        var first = _store.Remove("a", force: false, users: []);
         Assert.Equal(["a:latest"], first.Untagged);
         Assert.Null(first.DeletedId);
         Assert.Equal([id], LayerDirs());
 
-        var second = _store.Remove("b:latest");
+        var second = _store.Remove("b:latest", force: false, users: []);
         Assert.Equal(["b:latest"], second.Untagged);
         Assert.Equal(id, second.DeletedId);
         Assert.Empty(LayerDirs());
         Assert.Empty(_store.List());
-        Assert.Equal("image 'b' not found", Assert.Throws<ImageException>(() => _store.Remove("b")).Message);
+        Assert.Equal("image 'b' not found", Assert.Throws<ImageException>(() => _store.Remove("b", force: false, users: [])).Message);
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class ImageStoreTests : IDisposable
         _store.Import(file, "a", []);
         _store.Import(file, "b", []);
 
-        var error = Assert.Throws<ImageException>(() => _store.Remove(id[..12]));
+        var error = Assert.Throws<ImageException>(() => _store.Remove(id[..12], force: false, users: []));
 
         Assert.Equal($"image {id[..12]} is referenced by several tags (a:latest, b:latest); remove them by name", error.Message);
         Assert.Equal(2, _store.List().Count);
@@ -172,7 +172,7 @@ public sealed class ImageStoreTests : IDisposable
         File.WriteAllBytes(_sandbox["links.tar"], bytes);
         _store.Import(_sandbox["links.tar"], "links", []);
 
-        _store.Remove("links");
+        _store.Remove("links", force: false, users: []);
 
         Assert.Empty(LayerDirs());
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(hostDir, "precious")));
@@ -265,9 +265,11 @@ public sealed class ImageStoreTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Upper", "invalid image reference 'Upper': the name must be lower-case letters and digits, separated by '.', '_', '-' or '/'")]
-    [InlineData("app:-bad", "invalid image reference 'app:-bad': the tag must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")]
-    [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "invalid image reference '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef': a 64-character hex name is reserved for image IDs")]
+    [InlineData("Upper", "invalid reference format: \"Upper\": the name must be lower-case letters and digits, separated by '.', '_', '-' or '/'")]
+    [InlineData("app:-bad", "invalid reference format: \"app:-bad\": the tag must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")]
+    [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "invalid reference format: \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\": a 64-character hex name is reserved for image IDs")]
+    [InlineData("sha256:zz", "invalid reference format: \"sha256:zz\": 'sha256:' begins an image ID (sha256:<hex digits>), it cannot name a repository")]
+    [InlineData("sha256", "invalid reference format: \"sha256\": 'sha256:' begins an image ID (sha256:<hex digits>), it cannot name a repository")]
     public void InvalidReferencesAreRefusedBeforeAnyWork(string reference, string message)
     {
         var error = Assert.Throws<ImageException>(() => _store.Import(Tarball("x", out _), reference, []));
@@ -290,5 +292,168 @@ public sealed class ImageStoreTests : IDisposable
     public void ListOfAFreshStateRootIsEmpty()
     {
         Assert.Empty(new ImageStore(_sandbox["never-used"]).List());
+    }
+
+    [Theory]
+    [InlineData("sha256:zz", "invalid reference format: \"sha256:zz\": an image ID is 'sha256:' and 1 to 64 lower-case hex digits")]
+    [InlineData("Upper", "invalid reference format: \"Upper\": the name must be lower-case letters and digits, separated by '.', '_', '-' or '/'")]
+    public void ResolvingAnInvalidReferenceSaysSo(string reference, string message)
+    {
+        _store.Import(Tarball("x", out _), "x", []);
+
+        Assert.Equal(message, Assert.Throws<ImageException>(() => _store.Resolve(reference)).Message);
+    }
+
+    private const string ContainerId = "0123abcd4567ef0123abcd4567ef0123abcd4567ef0123abcd4567ef01234567";
+
+    [Fact]
+    public void RemovingTheLastNameOfAnImageAContainerUsesIsRefused()
+    {
+        _store.Import(Tarball("x", out var id), "busybox", []);
+        ImageUser[] users = [new(id, ContainerId, Running: false)];
+
+        var error = Assert.Throws<ImageException>(() => _store.Remove("busybox", force: false, users));
+
+        Assert.Equal($"conflict: unable to remove repository reference \"busybox\" (must force) - container 0123abcd4567 " +
+                     $"is using its referenced image {id[..12]}", error.Message);
+        Assert.Equal(id, _store.Resolve("busybox").Id);
+        Assert.Equal([id], LayerDirs());
+    }
+
+    [Fact]
+    public void ATagOfAnImageInUseGoesWithoutForceWhileAnotherNamesIt()
+    {
+        var file = Tarball("x", out var id);
+        _store.Import(file, "a", []);
+        _store.Import(file, "b", []);
+
+        var removed = _store.Remove("a", force: false, [new ImageUser(id, ContainerId, Running: true)]);
+
+        Assert.Equal(["a:latest"], removed.Untagged);
+        Assert.Null(removed.DeletedId);
+        Assert.Equal(id, _store.Resolve("b").Id);
+    }
+
+    [Fact]
+    public void RemovalByIdOfAnImageInUseFollowsDockersRules()
+    {
+        _store.Import(Tarball("x", out var id), "busybox", []);
+
+        var stopped = Assert.Throws<ImageException>(() =>
+            _store.Remove(id[..12], force: false, [new ImageUser(id, ContainerId, Running: false)]));
+        var running = Assert.Throws<ImageException>(() =>
+            _store.Remove(id[..12], force: true, [new ImageUser(id, ContainerId, Running: true)]));
+
+        Assert.Equal($"conflict: unable to delete {id[..12]} (must be forced) - image is being used by stopped container 0123abcd4567",
+            stopped.Message);
+        Assert.Equal($"conflict: unable to delete {id[..12]} (cannot be forced) - image is being used by running container 0123abcd4567",
+            running.Message);
+        Assert.Equal(id, _store.Resolve("busybox").Id);
+    }
+
+    [Fact]
+    public void ForcedRemovalKeepsTheContentUntilNoContainerUsesIt()
+    {
+        _store.Import(Tarball("x", out var id), "busybox", []);
+        ImageUser[] users = [new(id, ContainerId, Running: true)];
+
+        var removed = _store.Remove("busybox", force: true, users);
+
+        Assert.Equal(["busybox:latest"], removed.Untagged);
+        Assert.Equal((id, true), (removed.DeletedId, removed.ContentKept));
+        Assert.Empty(_store.List());
+        Assert.Equal($"image '{id[..12]}' not found", Assert.Throws<ImageException>(() => _store.Resolve(id[..12])).Message);
+        Assert.Equal("x", File.ReadAllText(Path.Combine(ImagesDir, id, "rootfs/bin/hello")));
+
+        Assert.Empty(_store.RemoveReleased(users));
+        Assert.Equal([id], LayerDirs());
+
+        Assert.Equal([id], _store.RemoveReleased([]));
+        Assert.Empty(LayerDirs());
+        Assert.Empty(_store.RemoveReleased([]));
+    }
+
+    [Fact]
+    public void ReleasedContentImportedAgainIsKept()
+    {
+        var file = Tarball("x", out var id);
+        _store.Import(file, "busybox", []);
+        _store.Remove("busybox", force: true, [new ImageUser(id, ContainerId, Running: false)]);
+
+        _store.Import(file, "again", []);
+
+        Assert.Empty(_store.RemoveReleased([]));
+        Assert.Equal(id, _store.Resolve("again").Id);
+        Assert.Equal([id], LayerDirs());
+    }
+
+    [Fact]
+    public void ALeftoverDeeperThanPathMaxIsSweptAndDoesNotBreakLaterCommands()
+    {
+        Directory.CreateDirectory(ImagesDir);
+        // What a crashed import of a 10 000-component path left (PID 2^22 + 1 cannot be alive): deeper than
+        // PATH_MAX, so no path-based call can reach its bottom. Made through descriptors, as the import did.
+        Run.Checked("python3", "-c", """
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+            for i in range(3000):
+                os.mkdir("a", dir_fd=fd)
+                fd = os.open("a", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(os.open("file", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+            """, Directory.CreateDirectory(Path.Combine(ImagesDir, ".tmp-4194305-deep")).FullName);
+
+        _store.Import(Tarball("x", out var id), "x", []);
+
+        Assert.False(Directory.Exists(Path.Combine(ImagesDir, ".tmp-4194305-deep")));
+        Assert.Equal([id], LayerDirs());
+        _store.Remove("x", force: false, users: []);
+        Assert.Empty(LayerDirs());
+    }
+
+    [Fact]
+    public void ATooDeepArchiveFailsInOneLineAndLeavesNothingBehind()
+    {
+        File.WriteAllBytes(_sandbox["deep.tar"],
+            new TarBuilder().File("ok", "x").Directory(string.Join('/', Enumerable.Repeat("a", 10_000))).Build());
+
+        var error = Assert.Throws<ImageException>(() => _store.Import(_sandbox["deep.tar"], "deep", []));
+
+        Assert.StartsWith($"'{_sandbox["deep.tar"]}': refusing archive: entry 'a/a/a/", error.Message);
+        Assert.EndsWith("has 10000 path components (at most 256)", error.Message);
+        Assert.DoesNotContain(StoreEntries(), e => e!.StartsWith(".tmp", StringComparison.Ordinal));
+        _store.Import(Tarball("x", out var id), "x", []);
+        Assert.Equal([id], LayerDirs());
+    }
+
+    [Fact]
+    public void AnImageWithPathsNearPathMaxIsSizedAndRemoved()
+    {
+        // 4095 bytes inside the rootfs: with the store's own prefix, more than PATH_MAX from the root.
+        var longest = string.Join('/', Enumerable.Repeat(new string('l', 255), 15)) + "/" + new string('e', 254);
+        File.WriteAllBytes(_sandbox["long.tar"], new TarBuilder().File(longest, "long").Build());
+
+        var image = _store.Import(_sandbox["long.tar"], "long", []);
+
+        Assert.True(image.Size > 16 * 4096, $"size {image.Size}");
+        _store.Remove("long", force: false, users: []);
+        Assert.Empty(LayerDirs());
+    }
+
+    [Fact]
+    public void AFailedImportUndoesOnlyTheLayerItPlaced()
+    {
+        var stored = Tarball("stored", out var storedId);
+        _store.Import(stored, "stored", []);
+        var indexPath = Path.Combine(ImagesDir, "repositories.json");
+        // The index cannot be replaced: every import fails after its layer is in place.
+        File.Delete(indexPath);
+        Directory.CreateDirectory(indexPath);
+
+        Assert.Throws<ImageException>(() => _store.Import(Tarball("new", out _), "new", []));
+        Assert.Throws<ImageException>(() => _store.Import(stored, "same-content", []));
+
+        // The new layer went with its import; the one stored before, also named by the second import, stayed.
+        Assert.Equal([storedId], LayerDirs().Where(d => d != "repositories.json"));
+        Assert.DoesNotContain(StoreEntries(), e => e!.StartsWith(".tmp", StringComparison.Ordinal));
     }
 }

@@ -298,4 +298,126 @@ public sealed class SafeTarExtractorTests : IDisposable
 
         Assert.Equal($"extraction target '{_target}' is not empty", error.Message);
     }
+
+    /// <summary>The offset of the header block of regular file <paramref name="name"/>.</summary>
+    private static int HeaderOf(byte[] tar, string name)
+    {
+        var wanted = System.Text.Encoding.ASCII.GetBytes(name + "\0");
+        for (var offset = 0; offset + 512 <= tar.Length; offset += 512)
+        {
+            if (tar.AsSpan(offset).StartsWith(wanted) && tar[offset + 156] == (byte)'0')
+                return offset;
+        }
+        throw new InvalidOperationException($"no header for {name}");
+    }
+
+    [Fact]
+    public void ZeroedHeaderChecksumIsDamageNotTheEndOfTheArchive()
+    {
+        var tar = new TarBuilder().File("a", "1").File("b", "2").File("c", "3").Build();
+        var b = HeaderOf(tar, "b");
+        tar.AsSpan(b + 148, 8).Clear();
+
+        var error = Refused(tar);
+
+        // System.Formats.Tar alone took this block for the end of the archive and extracted only 'a'.
+        Assert.Equal($"the archive is damaged: bad header checksum at byte {b} (after entry 'a')", error.Message);
+    }
+
+    [Fact]
+    public void HeaderThatDoesNotMatchItsChecksumIsRefused()
+    {
+        var tar = new TarBuilder().File("a", "1").File("b", "2").Build();
+        var b = HeaderOf(tar, "b");
+        tar[b + 100] ^= 0x02; // a mode bit flipped in transit: the header still parses
+
+        var error = Refused(tar);
+
+        Assert.Equal($"the archive is damaged: bad header checksum at byte {b} (after entry 'a')", error.Message);
+    }
+
+    [Fact]
+    public void ChecksumSummedAsSignedBytesByOldTarsIsAccepted()
+    {
+        var tar = new TarBuilder().File("a", "1").Build();
+        var a = HeaderOf(tar, "a");
+        // A name byte above 0x7f makes the signed and unsigned sums differ; store the signed one.
+        tar[a + 1] = 0xE9;
+        tar[a + 2] = 0;
+        long signedSum = 0;
+        for (var i = 0; i < 512; i++)
+            signedSum += i is >= 148 and < 156 ? ' ' : (sbyte)tar[a + i];
+        System.Text.Encoding.ASCII.GetBytes(Convert.ToString(signedSum, 8).PadLeft(6, '0') + "\0 ").CopyTo(tar, a + 148);
+
+        Assert.Equal(1, Extract(tar).Files);
+    }
+
+    [Fact]
+    public void PathDeeperThanTheLimitIsRefusedWithAShortMessage()
+    {
+        var deep = string.Join('/', Enumerable.Repeat("a", 10_000));
+
+        var error = Refused(new TarBuilder().File("ok", "x").Directory(deep).Build());
+
+        Assert.Equal("refusing archive: entry 'a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/" +
+                     ".../a/a/a/a/a/a/a/a/a/a/a/a (19999 bytes)' has 10000 path components (at most 256)", error.Message);
+        Assert.Equal(["ok"], Directory.GetFileSystemEntries(_target).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void PathLongerThanPathMaxIsRefused()
+    {
+        var component = new string('l', 200);
+        var tooLong = string.Join('/', Enumerable.Repeat(component, 21)); // 4220 bytes
+
+        var error = Refused(new TarBuilder().File(tooLong, "x").Build());
+
+        Assert.Matches(@"^refusing archive: entry 'l{64}\.\.\.l{24} \(4220 bytes\)' is 4220 bytes long \(at most 4095\)$", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_target, component)));
+    }
+
+    [Fact]
+    public void ComponentLongerThanNameMaxIsRefused()
+    {
+        var error = Refused(new TarBuilder().File("dir/" + new string('n', 256), "x").Build());
+
+        Assert.StartsWith("refusing archive: entry 'dir/nnn", error.Message);
+        Assert.EndsWith("has a component longer than 255 bytes ('" + new string('n', 64) + "..." + new string('n', 24) + " (256 bytes)')", error.Message);
+    }
+
+    [Fact]
+    public void PathsAtTheLimitsAreExtracted()
+    {
+        var deepest = string.Join('/', Enumerable.Repeat("d", 255)) + "/f";
+        var longest = string.Join('/', Enumerable.Repeat(new string('l', 255), 15)) + "/" + new string('e', 254); // 4095 bytes
+
+        var result = Extract(new TarBuilder().File(deepest, "deep").File(longest, "long").Build());
+
+        Assert.Equal(2, result.Files);
+    }
+
+    [Fact]
+    public void PaxUidBeyondTheSignedRangeIsRefusedNotACrash()
+    {
+        var error = Refused(RawTar.FileWithPaxRecords("bin/x", "x", ("uid", "4294967294")));
+
+        Assert.Equal("refusing archive: entry 'bin/x': uid 4294967294 is out of range (0-2147483647)", error.Message);
+    }
+
+    [Fact]
+    public void NegativePaxGidIsRefused()
+    {
+        var error = Refused(RawTar.FileWithPaxRecords("x", "x", ("gid", "-5")));
+
+        Assert.Equal("refusing archive: entry 'x': gid -5 is out of range (0-2147483647)", error.Message);
+        Assert.False(File.Exists(Path.Combine(_target, "x")));
+    }
+
+    [Fact]
+    public void ControlCharactersInAnEntryNameDoNotBreakTheMessageLine()
+    {
+        var error = Refused(new TarBuilder().File("evil\u001b[2Jname/../x", "x").Build());
+
+        Assert.Equal("refusing archive: entry 'evil?[2Jname/../x' contains a '..' path component", error.Message);
+    }
 }

@@ -21,11 +21,8 @@ internal sealed class Sandbox : IDisposable
         return dir;
     }
 
-    public void Dispose()
-    {
-        if (Directory.Exists(Path))
-            Directory.Delete(Path, recursive: true);
-    }
+    // FileTree rather than Directory.Delete, which fails on a tree whose paths exceed PATH_MAX.
+    public void Dispose() => FileTree.Remove(System.IO.Path.GetDirectoryName(Path)!, System.IO.Path.GetFileName(Path));
 }
 
 /// <summary>
@@ -95,6 +92,57 @@ internal sealed class TarBuilder
     {
         _writer.Dispose();
         return _stream.ToArray();
+    }
+}
+
+/// <summary>Tar bytes written by hand, for what System.Formats.Tar's writer will not write.</summary>
+internal static class RawTar
+{
+    /// <summary>One regular file preceded by a PAX extended header holding <paramref name="records"/> verbatim.</summary>
+    public static byte[] FileWithPaxRecords(string name, string content, params (string Key, string Value)[] records)
+    {
+        var output = new MemoryStream();
+        var pax = Encoding.UTF8.GetBytes(string.Concat(records.Select(r => Record(r.Key, r.Value))));
+        Append(output, Header($"PaxHeaders/{name}", 'x', pax.Length), pax);
+        var data = Encoding.UTF8.GetBytes(content);
+        Append(output, Header(name, '0', data.Length), data);
+        output.Write(new byte[1024]);
+        return output.ToArray();
+    }
+
+    /// <summary>"LENGTH KEY=VALUE\n", LENGTH counting itself.</summary>
+    private static string Record(string key, string value)
+    {
+        var body = $" {key}={value}\n";
+        var length = body.Length + 1;
+        while ($"{length}{body}".Length != length)
+            length++;
+        return $"{length}{body}";
+    }
+
+    public static byte[] Header(string name, char type, long size)
+    {
+        var header = new byte[512];
+        void Put(int offset, string text) => Encoding.ASCII.GetBytes(text).CopyTo(header, offset);
+        Put(0, name);
+        Put(100, "0000644\0");
+        Put(108, "0000000\0");
+        Put(116, "0000000\0");
+        Put(124, Convert.ToString(size, 8).PadLeft(11, '0') + "\0");
+        Put(136, "14000000000\0");
+        header[156] = (byte)type;
+        Put(257, "ustar\0");
+        Put(263, "00");
+        Put(148, "        ");
+        Put(148, Convert.ToString(header.Sum(b => (long)b), 8).PadLeft(6, '0') + "\0 ");
+        return header;
+    }
+
+    private static void Append(MemoryStream output, byte[] header, byte[] data)
+    {
+        output.Write(header);
+        output.Write(data);
+        output.Write(new byte[(512 - data.Length % 512) % 512]);
     }
 }
 

@@ -4,7 +4,7 @@ using MiniDocker.Runtime;
 
 namespace MiniDocker.Cli.Commands;
 
-/// <summary>`minidocker images`, `minidocker image import|ls|rm`.</summary>
+/// <summary>`minidocker images`, `minidocker image import|ls|rm`, `minidocker rmi`.</summary>
 public static class ImageCommands
 {
     public static Command CreateImages()
@@ -30,22 +30,59 @@ public static class ImageCommands
             return 0;
         });
 
+        return new Command("image", "Manage images") { import, ls, CreateRemove("rm") };
+    }
+
+    /// <summary>Docker's `rmi`, the same as `image rm`.</summary>
+    public static Command CreateRmi() => CreateRemove("rmi");
+
+    private static Command CreateRemove(string verb)
+    {
+        var force = new Option<bool>("--force", "-f")
+        {
+            Description = "Remove the image even if containers use it (it is untagged; its content stays until they are removed)",
+        };
         var images = new Argument<string[]>("IMAGE") { Arity = ArgumentArity.OneOrMore };
-        var rm = new Command("rm", "Remove one or more images") { images };
+        var rm = new Command(verb, "Remove one or more images") { force, images };
         rm.SetAction(p =>
         {
             var store = Store(p);
+            var users = ImageUsers(p);
             foreach (var i in p.GetValue(images)!)
             {
-                // What the store did, as Docker prints it: each NAME:TAG untagged, and the layer if it went too.
-                var removed = store.Remove(i);
+                // What the store did, as Docker prints it: each NAME:TAG untagged, and the image if it went too.
+                var removed = store.Remove(i, p.GetValue(force), users);
                 foreach (var tag in removed.Untagged) Console.WriteLine($"Untagged: {tag}");
                 if (removed.DeletedId is { } deleted) Console.WriteLine($"Deleted: sha256:{deleted}");
             }
             return 0;
         });
+        return rm;
+    }
 
-        return new Command("image", "Manage images") { import, ls, rm };
+    /// <summary>
+    /// The containers of this root (running or stopped) and the images they use: the image store knows nothing of
+    /// containers, so the CLI tells it.
+    /// </summary>
+    private static IReadOnlyCollection<ImageUser> ImageUsers(ParseResult p) =>
+        LifecycleVerbs.WithoutHooks(p).List()
+            .Select(o => new ImageUser(o.Entry.Config.ImageId, o.Entry.Config.Id,
+                o.Status is ContainerStatus.Running or ContainerStatus.Restarting))
+            .ToList();
+
+    /// <summary>
+    /// After containers are removed: deletes the content of images removed with force that no container uses now.
+    /// The containers are gone whatever happens here, so a failure only leaves the content for a later removal.
+    /// </summary>
+    public static void RemoveReleasedImages(ParseResult p)
+    {
+        try
+        {
+            new ImageStore(Globals.StateRoot(p)).RemoveReleased(ImageUsers(p));
+        }
+        catch (ImageException)
+        {
+        }
     }
 
     private static ImageStore Store(ParseResult p) => new(Globals.StateRoot(p));

@@ -13,11 +13,14 @@ public static class RmCommand
         command.SetAction(p =>
         {
             var lifecycle = LifecycleVerbs.WithHooks(p);
-            return LifecycleVerbs.ForEach(p.GetValue(containers)!, c =>
+            var rc = LifecycleVerbs.ForEach(p.GetValue(containers)!, c =>
             {
                 lifecycle.Remove(c, p.GetValue(force));
                 Console.WriteLine(c);
             });
+            // An image removed with `image rm -f` kept its content for these containers.
+            ImageCommands.RemoveReleasedImages(p);
+            return rc;
         });
         return command;
     }

@@ -18,7 +18,9 @@ internal static unsafe partial class Libc
     public const int S_IFMT = 0xF000, S_IFDIR = 0x4000, S_IFLNK = 0xA000;
     public const long UTIME_OMIT = (1L << 30) - 2;
     public const int LOCK_EX = 2;
-    public const int ENOENT = 2, EINTR = 4, ENOTDIR = 20, ENOTEMPTY = 39, ELOOP = 40;
+    public const int ENOENT = 2, EINTR = 4, ENOTDIR = 20, EISDIR = 21, ENOTEMPTY = 39, ELOOP = 40;
+    // d_type values of getdents64 (the same on every architecture).
+    public const byte DT_UNKNOWN = 0, DT_DIR = 4;
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int openat(int dirfd, string path, int flags, uint mode);
@@ -36,6 +38,13 @@ internal static unsafe partial class Libc
     public static partial int utimensat(int dirfd, string path, timespec* times, int flags);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int fstatat(int dirfd, string path, stat* buf, int flags);
+    // Raw-name overloads, for names read back from the disk (see FileTree): no string round trip.
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int openat(int dirfd, byte* path, int flags, uint mode);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int unlinkat(int dirfd, byte* path, int flags);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fstatat(int dirfd, byte* path, stat* buf, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchown(int fd, uint uid, uint gid);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial int futimens(int fd, timespec* times);
@@ -44,6 +53,8 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int flock(int fd, int operation);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial int close(int fd);
+    /// <summary>Directory entries as struct linux_dirent64 records (one layout on every 64-bit architecture).</summary>
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint getdents64(int fd, byte* buf, nint count);
 
     /// <summary>Turns a -1 return into an <see cref="ImageException"/> naming the call and the object.</summary>
     public static int Check(int result, string call, string target)
@@ -54,5 +65,7 @@ internal static unsafe partial class Libc
     }
 
     public static ImageException Error(string call, string target, int errno) =>
-        new($"{call} '{target}': {Marshal.GetPInvokeErrorMessage(errno)}");
+        new($"{call} '{Display.Name(target)}': {Marshal.GetPInvokeErrorMessage(errno)}");
+
+    public static int LastErrno => Marshal.GetLastPInvokeError();
 }
