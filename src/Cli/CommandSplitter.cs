@@ -73,7 +73,7 @@ public static class CommandSplitter
             }
             var option = options.FirstOrDefault(o => o.Name == a || o.Aliases.Contains(a));
             if (option is not null) { i += TakesValue(option) ? 2 : 1; continue; }
-            if (a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2) throw Unknown(a, verb);
+            if (a.StartsWith("--", StringComparison.Ordinal)) throw Unknown(a, verb);
             // Bundled short flags (-it, -dit) or a short option with its value attached (-p8080:80, -eA=B).
             for (int k = 1; k < a.Length; k++)
             {

@@ -1,4 +1,4 @@
-using MiniDocker.Images.Native;
+using MiniDocker.Linux;
 using Tmds.Linux;
 
 namespace MiniDocker.Images;
@@ -36,7 +36,7 @@ internal static class DiskUsage
         {
             var fd = Libc.openat(directory.Value, p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
             if (fd < 0)
-                throw Libc.Error("open", Shown(directory, name), Libc.LastErrno);
+                throw new SyscallException("open", Shown(directory, name), Libc.LastErrno);
             return new Fd(fd, Shown(directory, name));
         }
     }
@@ -47,7 +47,7 @@ internal static class DiskUsage
         fixed (byte* p = FileTree.NulTerminated(name))
         {
             if (Libc.fstatat(directory.Value, p, &st, Libc.AT_SYMLINK_NOFOLLOW) != 0)
-                throw Libc.Error("lstat", Shown(directory, name), Libc.LastErrno);
+                throw new SyscallException("lstat", Shown(directory, name), Libc.LastErrno);
         }
         isDirectory = ((ushort)st.st_mode & Libc.S_IFMT) == Libc.S_IFDIR;
         if (!seen.Add(((ulong)st.st_dev, (ulong)st.st_ino)))

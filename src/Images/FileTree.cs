@@ -1,5 +1,5 @@
 using System.Text;
-using MiniDocker.Images.Native;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Images;
 
@@ -10,7 +10,7 @@ namespace MiniDocker.Images;
 /// </summary>
 internal static unsafe class FileTree
 {
-    private const int ONoFollowDirectory = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
+    private static readonly int ONoFollowDirectory = Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
     private static readonly byte[] DotDot = ".."u8.ToArray();
 
     /// <summary>The entries of an open directory (without "." and ".."): raw names and getdents64's d_type.</summary>
@@ -28,7 +28,7 @@ internal static unsafe class FileTree
                     var errno = Libc.LastErrno;
                     if (errno == Libc.EINTR)
                         continue;
-                    throw Libc.Error("getdents64", directory.Name, errno);
+                    throw new SyscallException("getdents64", directory.Name, errno);
                 }
                 if (n == 0)
                     return entries;
@@ -62,7 +62,7 @@ internal static unsafe class FileTree
     private static void Remove(Fd parent, byte[] top, string display)
     {
         // Not a directory (or a symlink to one): a plain unlink does it.
-        if (Unlink(parent, top, 0, display) is not Libc.EISDIR)
+        if ((Errno)Unlink(parent, top, 0, display) is not Errno.EISDIR)
             return;
 
         var path = new Stack<byte[]>();
@@ -117,7 +117,7 @@ internal static unsafe class FileTree
         {
             var fd = Libc.openat(directory.Value, p, ONoFollowDirectory, 0);
             if (fd < 0)
-                throw Libc.Error("open", display, Libc.LastErrno);
+                throw new SyscallException("open", display, Libc.LastErrno);
             return new Fd(fd, display);
         }
     }
@@ -134,7 +134,7 @@ internal static unsafe class FileTree
                 return 0;
             if (errno == Libc.EISDIR && flags == 0)
                 return errno;
-            throw Libc.Error(flags == 0 ? "unlink" : "rmdir", display, errno);
+            throw new SyscallException(flags == 0 ? "unlink" : "rmdir", display, errno);
         }
     }
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using MiniDocker.Images.Native;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Images;
 

@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.Runtime.InteropServices;
 using System.Text;
-using MiniDocker.Images.Native;
+using MiniDocker.Linux;
 using Tmds.Linux;
 
 namespace MiniDocker.Images;
@@ -366,7 +366,7 @@ public static class SafeTarExtractor
 
         private static Fd? OpenComponent(Fd parent, string name, string prefix, string raw, bool create)
         {
-            const int flags = Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
+            int flags = Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
             var fd = Libc.openat(parent.Value, name, flags, 0);
             var errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
             if (errno == Libc.ENOENT && create)
@@ -379,14 +379,14 @@ public static class SafeTarExtractor
                 return new Fd(fd, prefix);
             if (errno == Libc.ENOENT)
                 return null;
-            if (errno is Libc.ENOTDIR or Libc.ELOOP)
+            if ((Errno)errno is Errno.ENOTDIR or Errno.ELOOP)
             {
                 if (Lstat(parent, name, prefix) is { } st && IsSymlink(st))
                     throw new ImageException(
                         $"refusing archive: path '{raw}' leads through symlink '{Display.Name(prefix)}' (extraction never follows symlinks)");
                 throw new ImageException($"entry '{raw}': '{Display.Name(prefix)}' is not a directory");
             }
-            throw Libc.Error("open", prefix, errno);
+            throw new SyscallException("open", prefix, errno);
         }
 
         /// <summary>Clears a name for a new non-directory entry: later entries replace earlier ones, as in tar.</summary>
@@ -404,7 +404,7 @@ public static class SafeTarExtractor
             var errno = Marshal.GetLastPInvokeError();
             if (errno == Libc.ENOTEMPTY)
                 throw new ImageException($"entry '{raw}' would replace a non-empty directory");
-            throw Libc.Error("rmdir", raw, errno);
+            throw new SyscallException("rmdir", raw, errno);
         }
 
         public void FinishDirectories()
@@ -433,9 +433,9 @@ public static class SafeTarExtractor
             if (fd >= 0)
                 return new Fd(fd, key);
             var errno = Marshal.GetLastPInvokeError();
-            if (errno is Libc.ENOENT or Libc.ENOTDIR or Libc.ELOOP)
+            if ((Errno)errno is Errno.ENOENT or Errno.ENOTDIR or Errno.ELOOP)
                 return null;
-            throw Libc.Error("open", key, errno);
+            throw new SyscallException("open", key, errno);
         }
 
         private static unsafe stat? Lstat(Fd dir, string name, string display)
@@ -446,7 +446,7 @@ public static class SafeTarExtractor
             var errno = Marshal.GetLastPInvokeError();
             if (errno == Libc.ENOENT)
                 return null;
-            throw Libc.Error("lstat", display, errno);
+            throw new SyscallException("lstat", display, errno);
         }
 
         private static bool IsDirectory(stat st) => ((ushort)st.st_mode & Libc.S_IFMT) == Libc.S_IFDIR;

@@ -38,7 +38,8 @@ public static unsafe partial class Libc
     public static readonly int SIGKILL = LibC.SIGKILL, SIGTERM = LibC.SIGTERM, SIGINT = LibC.SIGINT,
         SIGWINCH = LibC.SIGWINCH, SIGSTOP = LibC.SIGSTOP, SIG_SETMASK = LibC.SIG_SETMASK;
     public static readonly int ESRCH = LibC.ESRCH, EINTR = LibC.EINTR, EWOULDBLOCK = LibC.EWOULDBLOCK,
-        ENOENT = LibC.ENOENT, ENOTDIR = LibC.ENOTDIR, ENOTEMPTY = LibC.ENOTEMPTY, ELOOP = LibC.ELOOP;
+        ENOENT = LibC.ENOENT, ENOTDIR = LibC.ENOTDIR, ENOTEMPTY = LibC.ENOTEMPTY, ELOOP = LibC.ELOOP,
+        EISDIR = LibC.EISDIR;
     public static readonly short POLLIN = LibC.POLLIN;
     public static readonly uint TIOCSCTTY = (uint)LibC.TIOCSCTTY, TIOCGWINSZ = (uint)LibC.TIOCGWINSZ,
         TIOCSWINSZ = (uint)LibC.TIOCSWINSZ, TIOCGPTN = (uint)LibC.TIOCGPTN, TIOCSPTLCK = (uint)LibC.TIOCSPTLCK;
@@ -48,6 +49,7 @@ public static unsafe partial class Libc
     public static readonly long SYS_pivot_root = Arch.SYS_pivot_root, SYS_close_range = Arch.SYS_close_range,
         SYS_pidfd_send_signal = Arch.SYS_pidfd_send_signal, SYS_pidfd_open = Arch.SYS_pidfd_open;
     public static readonly uint CLOSE_RANGE_CLOEXEC = Arch.CLOSE_RANGE_CLOEXEC;
+    public static readonly byte DT_UNKNOWN = Arch.DT_UNKNOWN, DT_DIR = Arch.DT_DIR;
     public static readonly int PR_SET_PDEATHSIG = Arch.PR_SET_PDEATHSIG, PR_CAPBSET_DROP = Arch.PR_CAPBSET_DROP,
         PR_SET_NO_NEW_PRIVS = Arch.PR_SET_NO_NEW_PRIVS;
     public static readonly short POSIX_SPAWN_SETSIGDEF = Arch.POSIX_SPAWN_SETSIGDEF,
@@ -88,6 +90,12 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int fstatat(int dirfd, string path, stat* buf, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fstat(int fd, stat* buf);
+    // Raw-name overloads, for names read back from the disk (a tar's bytes, getdents64): no string round trip.
+    [LibraryImport(Lib, SetLastError = true)] public static partial int openat(int dirfd, byte* path, int flags, uint mode);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int unlinkat(int dirfd, byte* path, int flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fstatat(int dirfd, byte* path, stat* buf, int flags);
+    /// <summary>Directory entries as struct linux_dirent64 records (one layout on every 64-bit architecture).</summary>
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint getdents64(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchown(int fd, uint uid, uint gid);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial int futimens(int fd, timespec* times);

@@ -11,13 +11,13 @@ public sealed record NativeConstants(
     long SYS_pivot_root, long SYS_pidfd_send_signal, long SYS_pidfd_open, long SYS_close_range,
     int LOCK_SH, int LOCK_EX, int LOCK_NB, int LOCK_UN, int WNOHANG,
     int PR_SET_PDEATHSIG, int PR_CAPBSET_DROP, int PR_SET_NO_NEW_PRIVS, uint CLOSE_RANGE_CLOEXEC,
-    short POSIX_SPAWN_SETSIGDEF, short POSIX_SPAWN_SETSIGMASK, short POSIX_SPAWN_SETSID)
+    short POSIX_SPAWN_SETSIGDEF, short POSIX_SPAWN_SETSIGMASK, short POSIX_SPAWN_SETSID, byte DT_UNKNOWN, byte DT_DIR)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,
         LOCK_SH: 1, LOCK_EX: 2, LOCK_NB: 4, LOCK_UN: 8, WNOHANG: 1,
         PR_SET_PDEATHSIG: 1, PR_CAPBSET_DROP: 24, PR_SET_NO_NEW_PRIVS: 38, CLOSE_RANGE_CLOEXEC: 4,
-        POSIX_SPAWN_SETSIGDEF: 0x04, POSIX_SPAWN_SETSIGMASK: 0x08, POSIX_SPAWN_SETSID: 0x80);
+        POSIX_SPAWN_SETSIGDEF: 0x04, POSIX_SPAWN_SETSIGMASK: 0x08, POSIX_SPAWN_SETSID: 0x80, DT_UNKNOWN: 0, DT_DIR: 4);
 
     public static readonly NativeConstants Arm64 = X64 with { SYS_pivot_root = 41 };
 

@@ -95,9 +95,9 @@ public sealed class FoundationTests : IDisposable
         var help = RunAs("65534", "--help");
         Assert.Equal(0, help.ExitCode);
 
-        var plain = _md.Run("inspect", "no-such-container-" + _tag);
+        var plain = _md.Run("run", "--rm", "--net", "none", "no-such-image-" + _tag);
         Assert.Single(plain.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        var debug = _md.Run("--debug", "inspect", "no-such-container-" + _tag);
+        var debug = _md.Run("--debug", "run", "--rm", "--net", "none", "no-such-image-" + _tag);
         Assert.Equal(plain.ExitCode, debug.ExitCode);
         Assert.True(debug.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 2, debug.ToString());
         Assert.Contains("Exception", debug.Stderr);
@@ -168,15 +168,14 @@ public sealed class FoundationTests : IDisposable
     [Fact]
     public void Exec_reads_the_containers_passwd_and_group_bounded_a_link_to_dev_zero_or_a_fifo_is_an_error_not_a_hang()
     {
-        var run = _md.Run("run", "-d", "--net", "none", "--name", Name("pw"), "busybox", "sh", "-c",
-            "ln -sf /dev/zero /etc/passwd; mkfifo /etc/group; echo ready; exec sleep 300");
-        Assert.True(run.ExitCode == 0, run.ToString());
-        for (int i = 0; i < 100 && !_md.Run("logs", Name("pw")).Stdout.Contains("ready"); i++) Thread.Sleep(50);
-
-        var r = _md.RunWith(null, TimeSpan.FromSeconds(30), "exec", Name("pw"), "true");
-        AssertOneLineError(r, 126, "/etc/passwd is not a regular file");
-        var fifo = _md.RunWith(null, TimeSpan.FromSeconds(30), "exec", Name("pw"), "sh", "-c", "rm /etc/passwd; echo root:x:0:0::/root:/bin/sh > /etc/passwd");
-        AssertOneLineError(fifo, 126, "/etc/group is not a regular file");
+        foreach (var (file, trap) in new[] { ("passwd", "ln -sf /dev/zero /etc/passwd"), ("group", "rm /etc/group; mkfifo /etc/group") })
+        {
+            var run = _md.Run("run", "-d", "--net", "none", "--name", Name(file), "busybox", "sh", "-c", $"{trap}; echo ready; exec sleep 300");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            for (int i = 0; i < 100 && !_md.Run("logs", Name(file)).Stdout.Contains("ready"); i++) Thread.Sleep(50);
+            var r = _md.RunWith(null, TimeSpan.FromSeconds(30), "exec", Name(file), "true");
+            AssertOneLineError(r, 126, $"/etc/{file} is not a regular file");
+        }
     }
 
     [Fact]

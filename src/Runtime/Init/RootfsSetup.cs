@@ -124,7 +124,7 @@ internal static class RootfsSetup
     {
         foreach (var path in MaskedPaths)
         {
-            if (Directory.Exists(path)) Mask(path, "tmpfs", "tmpfs", MS_RDONLY, "mount(mask)");
+            if (Directory.Exists(path)) Mask("tmpfs", path, "tmpfs", MS_RDONLY, "mount(mask)");
             else if (File.Exists(path)) Mask("/dev/null", path, null, MS_BIND, "mount(mask)");
         }
         foreach (var path in ReadOnlyPaths)
