@@ -37,8 +37,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         // bridges of this root that no record names, sees either none of this network or all of it.
         using var _ = LockRules();
         var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options);
-        CheckBridgeNameFree(record);
-        RealiseNew(record);
+        RealiseNew(record, checkBridgeNameFree: true);
         return record;
     }
 
@@ -58,11 +57,12 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
 
     /// <summary>Bridge and rules of a network whose record this process has just written; on failure the record and
     /// whatever of the rest this call made are undone, in reverse order.</summary>
-    private void RealiseNew(NetworkRecord record)
+    private void RealiseNew(NetworkRecord record, bool checkBridgeNameFree = false)
     {
         bool bridgeCreated = false, rulesTried = false;
         try
         {
+            if (checkBridgeNameFree) CheckBridgeNameFree(record);
             _roots.Register(stateRoot); // before the first tagged object, so an orphan sweep can always place it
             BridgeDriver.EnsureBridge(record, Tag(record), created: () => bridgeCreated = true);
             FailPoint.Check("network-firewall");
