@@ -103,6 +103,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     public void Remove(string name)
     {
         using var _ = LockRules();
+        // A removal killed after its record went left only its marker: drop it, whatever this call finds.
+        _store.PendingRemovals();
         var record = _store.MarkRemoving(name);
         FailPoint.Check("rm-marked");
         FinishRemove(record);
@@ -241,7 +243,14 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             foreach (var owner in _ipam.Allocations(n.Name).Values.Distinct().Where(o => !containerExists(o)).ToList())
                 _ipam.Release(n.Name, owner);
         if (networks.Count > 0) _roots.Register(stateRoot);
-        foreach (var n in networks.Where(n => !BridgeExists(n.Bridge))) BridgeDriver.EnsureBridge(n, Tag(n));
+        // Every bridge checked, not only missing ones: an interface of someone else's under a bridge's name is
+        // reported (after the other networks are repaired), never adopted.
+        var refused = new List<string>();
+        foreach (var n in networks)
+        {
+            try { BridgeDriver.EnsureBridge(n, Tag(n)); }
+            catch (NetworkException e) { refused.Add(e.Message); }
+        }
 
         // Listing the records and applying them must be one step against a concurrent Release (record removed, then
         // its rules) or Create (record, then bridge and rules): see SyncFirewallLocked.
@@ -250,6 +259,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             SyncFirewallLocked();
             RemoveStrayBridges();
         }
+        if (refused.Count > 0)
+            throw new NetworkException(refused[0] + (refused.Count > 1 ? $" (and {refused.Count - 1} more)" : ""));
     }
 
     /// <summary>
@@ -355,10 +366,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             removeUnlistedContainers: true, removeUnlistedNetworks: true);
     }
 
+    /// <summary>Whether a bridge of that name exists (anything else under its name is for EnsureBridge to refuse).</summary>
     private static bool BridgeExists(string bridge)
     {
         using var nl = Netlink.RtNetlink.Open();
-        return nl.GetLink(bridge) is not null;
+        return nl.GetLink(bridge) is { Kind: "bridge" };
     }
 
     private string BridgeOf(string network) => _store.Find(network)?.Bridge ?? "";
