@@ -155,8 +155,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     : new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
                 FailPoint.Check("ipam");
                 // Allocate hands a container back the address it holds already: that one is not this call's to free.
-                addressIsNew = !_ipam.Allocations(network.Name).Values.Contains(containerId);
-                address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip);
+                address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip, out addressIsNew);
                 // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
                 endpoint = _store.Attach(network.Name, containerId, address, ports);
                 BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0); // undoes its own veth on failure
