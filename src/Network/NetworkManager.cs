@@ -119,7 +119,12 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         BridgeDriver.DeleteOwnedBridge(record.Bridge, Tag(record));
         FailPoint.Check("rm-bridge");
         _store.Remove(record.Name);
-        if (_store.List().Count == 0) firewall.RemoveIfUnused();
+        if (_store.List().Count == 0)
+        {
+            firewall.RemoveIfUnused();
+            // No network, so nothing of this root on the host: nothing for an orphan sweep to place any more.
+            _roots.Forget(stateRoot);
+        }
     }
 
     /// <summary>

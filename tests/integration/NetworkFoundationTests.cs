@@ -300,6 +300,7 @@ public sealed class NetworkFoundationTests : IDisposable
         Assert.DoesNotContain($"10.233.{_octet}.1/", Sh.Run("ip", "-o", "addr"));
         CreateNetwork(Net, Subnet);
         Assert.Equal(0, Md("network", "rm", Net).ExitCode);
+        Assert.False(File.Exists($"/run/minidocker/roots/{scope}")); // no network left, nothing to place
     }
 
     // Defect 12 ---------------------------------------------------------------------------------------------------
