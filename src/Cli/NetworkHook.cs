@@ -9,6 +9,9 @@ public sealed class NetworkHook(NetworkManager networks) : IContainerHook
     public void Created(ContainerContext context)
     {
         var config = context.Config;
+        // Checked here too, not only by `run` before it records the container: `start` of a container recorded by an
+        // older version comes this way. The warning reaches the user when the hook runs in the CLI (a foreground run).
+        var publish = NetworkSettings.CheckRun(config.NetworkMode, config.RequestedIp, config.Publish, Console.Error);
         switch (config.NetworkMode)
         {
             case "host":
@@ -17,7 +20,7 @@ public sealed class NetworkHook(NetworkManager networks) : IContainerHook
                 networks.LoopbackOnly(context.NetworkNamespacePath);
                 return;
         }
-        var attachment = networks.Connect(config.Id, config.NetworkMode, context.NetworkNamespacePath, config.RequestedIp, config.Publish);
+        var attachment = networks.Connect(config.Id, config.NetworkMode, context.NetworkNamespacePath, config.RequestedIp, publish);
         // In place (same inode): the file is already bind-mounted at the container's /etc/hosts.
         File.AppendAllText(context.HostsPath, $"{attachment.Endpoint.IP}\t{config.Hostname}\n");
     }

@@ -2,9 +2,34 @@ using System.Text.Json.Nodes;
 
 namespace MiniDocker.Cli;
 
-/// <summary>What `inspect` shows under NetworkSettings for a container, from the network subsystem.</summary>
+/// <summary>What `inspect` shows under NetworkSettings for a container, from the network subsystem; and what `run`
+/// may ask of the network, checked as Docker checks it.</summary>
 public static class NetworkSettings
 {
+    public const string HostModePortsWarning = "WARNING: Published ports are discarded when using host network mode";
+
+    /// <summary>
+    /// Docker's rules for a run's network flags, before anything is made: `--ip` only on a user-defined network,
+    /// `-p` refused with `--net none` and dropped (with a warning on <paramref name="warnings"/>) with `--net host`.
+    /// Returns the ports to publish.
+    /// </summary>
+    public static IReadOnlyList<string> CheckRun(string networkMode, string? requestedIp, IReadOnlyList<string> publish, TextWriter warnings)
+    {
+        if (requestedIp is not null && networkMode is "host" or "none" or MiniDocker.Network.NetworkStore.DefaultNetworkName)
+            throw new MiniDocker.Network.NetworkException("user specified IP address is supported on user defined networks only");
+        if (publish.Count == 0) return publish;
+        switch (networkMode)
+        {
+            case "none":
+                throw new MiniDocker.Network.NetworkException("conflicting options: port publishing and network mode none");
+            case "host":
+                warnings.WriteLine(HostModePortsWarning);
+                return [];
+            default:
+                return publish;
+        }
+    }
+
     public static JsonObject For(System.CommandLine.ParseResult p, string containerId)
     {
         var networks = new JsonObject();

@@ -5,4 +5,6 @@ namespace MiniDocker.Netlink;
 /// <param name="MasterIndex">Index of the bridge (or other master) this link is enslaved to; 0 when it has none.</param>
 /// <param name="IsUp">Administrative state (IFF_UP), not carrier.</param>
 /// <param name="Mac">Hardware address, or null for links without one.</param>
-public sealed record LinkInfo(int Index, string Name, string? Kind, int MasterIndex, bool IsUp, byte[]? Mac, int Mtu);
+/// <param name="Alias">IFLA_IFALIAS (`ip link set X alias TEXT`), or null when none is set: how a program marks an
+/// interface as its own.</param>
+public sealed record LinkInfo(int Index, string Name, string? Kind, int MasterIndex, bool IsUp, byte[]? Mac, int Mtu, string? Alias = null);

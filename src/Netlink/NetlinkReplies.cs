@@ -98,6 +98,7 @@ internal static class RtnlParsers
         var master = 0;
         byte[]? mac = null;
         var mtu = 0;
+        string? alias = null;
         foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.IfInfoLength..]))
         {
             switch (attribute.Type)
@@ -106,6 +107,7 @@ internal static class RtnlParsers
                 case Rtnl.IflaMaster: master = (int)attribute.UInt32(); break;
                 case Rtnl.IflaAddress: mac = attribute.Payload.ToArray(); break;
                 case Rtnl.IflaMtu: mtu = (int)attribute.UInt32(); break;
+                case Rtnl.IflaIfAlias: alias = attribute.String(); break;
                 case Rtnl.IflaLinkInfo:
                     foreach (var info in attribute.Nested())
                         if (info.Type == Rtnl.IflaInfoKind)
@@ -113,7 +115,7 @@ internal static class RtnlParsers
                     break;
             }
         }
-        return new LinkInfo(index, name, kind, master, (flags & Rtnl.IffUp) != 0, mac, mtu);
+        return new LinkInfo(index, name, kind, master, (flags & Rtnl.IffUp) != 0, mac, mtu, alias);
     }
 
     public static AddressInfo? IPv4Address(ReadOnlySpan<byte> payload)

@@ -72,11 +72,22 @@ public sealed class RtNetlink : IDisposable
     /// <summary>IPv4 routes of the main table.</summary>
     public IReadOnlyList<RouteInfo> ListRoutes() => Dump(RtnlRequests.DumpRoutes, Rtnl.NewRoute, RtnlParsers.IPv4MainRoute, "routes");
 
-    public void CreateBridge(string name)
+    /// <summary>Creates a bridge, down. With <paramref name="mac"/> its address is fixed: otherwise the kernel gives
+    /// it the lowest MAC of its ports, which changes as ports come and go (and neighbours' ARP caches go stale).</summary>
+    public void CreateBridge(string name, byte[]? mac = null)
     {
         CheckLinkName(name);
-        RtnlRequests.CreateBridge(_request, NextSequence(), name);
+        if (mac is not null && mac.Length != 6) throw new ArgumentException("a MAC address has 6 bytes", nameof(mac));
+        RtnlRequests.CreateBridge(_request, NextSequence(), name, mac);
         Acknowledge("bridge", name);
+    }
+
+    /// <summary>Sets the link's alias (IFLA_IFALIAS, at most 255 bytes); "" removes it.</summary>
+    public void SetAlias(string name, string alias)
+    {
+        if (Encoding.UTF8.GetByteCount(alias) > 255) throw new ArgumentException("an alias has at most 255 bytes", nameof(alias));
+        RtnlRequests.SetAlias(_request, NextSequence(), IndexOf(name), alias);
+        Acknowledge("set link", name, $"alias '{alias}'");
     }
 
     /// <summary>Creates a veth pair with both ends in this namespace.</summary>

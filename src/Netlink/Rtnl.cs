@@ -55,6 +55,7 @@ internal static class Rtnl
     public const ushort IflaMaster = 10;
     public const ushort IflaProtInfo = 12;
     public const ushort IflaLinkInfo = 18;
+    public const ushort IflaIfAlias = 20;
     public const ushort IflaNetNsFd = 28;
     public const ushort IflaExtMask = 29;
     public const ushort IflaInfoKind = 1;

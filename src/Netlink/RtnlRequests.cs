@@ -44,11 +44,14 @@ internal static class RtnlRequests
         b.End();
     }
 
-    public static void CreateBridge(NetlinkMessageBuilder b, uint seq, string name)
+    /// <param name="mac">empty for a random address, which the kernel then replaces by the lowest MAC among the
+    /// bridge's ports whenever one joins or leaves; an address given here is kept for good (NET_ADDR_SET).</param>
+    public static void CreateBridge(NetlinkMessageBuilder b, uint seq, string name, ReadOnlySpan<byte> mac = default)
     {
         b.Begin(Rtnl.NewLink, CreateExclusive, seq);
         b.IfInfo(Rtnl.AfUnspec, 0);
         b.AttributeString(Rtnl.IflaIfName, name);
+        if (!mac.IsEmpty) b.AttributeBytes(Rtnl.IflaAddress, mac);
         var linkInfo = b.BeginNested(Rtnl.IflaLinkInfo);
         // iproute2 sends the kind without a NUL and names with one; the kernel takes both, and so do we.
         b.AttributeStringUnterminated(Rtnl.IflaInfoKind, "bridge");
@@ -119,6 +122,16 @@ internal static class RtnlRequests
         b.Begin(Rtnl.NewLink, Change, seq);
         b.IfInfo(Rtnl.AfUnspec, index);
         b.AttributeBytes(Rtnl.IflaAddress, mac);
+        b.End();
+    }
+
+    /// <summary>IFLA_IFALIAS; an empty alias removes it. The kernel takes it only on an existing link (not in the
+    /// request that creates one).</summary>
+    public static void SetAlias(NetlinkMessageBuilder b, uint seq, int index, string alias)
+    {
+        b.Begin(Rtnl.NewLink, Change, seq);
+        b.IfInfo(Rtnl.AfUnspec, index);
+        b.AttributeStringUnterminated(Rtnl.IflaIfAlias, alias);
         b.End();
     }
 

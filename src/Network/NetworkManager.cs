@@ -12,45 +12,74 @@ public sealed record Attachment(NetworkRecord Network, EndpointRecord Endpoint);
 /// </summary>
 /// <param name="containerExists">whether a container (full id or 12-digit prefix) still exists: the runtime's answer,
 /// for sweeping what crashed containers left.</param>
-public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<string, bool> containerExists)
+public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<string, bool> containerExists, RootRegistry? roots = null)
 {
     private readonly NetworkStore _store = new(stateRoot);
     private readonly Ipam _ipam = new(stateRoot);
+    private readonly RootRegistry _roots = roots ?? new RootRegistry();
+    private readonly string _scope = NetworkStore.ScopeOf(stateRoot);
 
     public IFirewall Firewall => firewall;
     public IReadOnlyList<NetworkRecord> List() => _store.List();
-    public NetworkRecord Get(string name) => name == NetworkStore.DefaultNetworkName ? EnsureDefault() : _store.Get(name);
+
+    /// <summary>A network by name. The default network is not made here (`network inspect bridge` on a root where no
+    /// container ever joined it is "not found"); only a container joining it makes it.</summary>
+    public NetworkRecord Get(string name) => _store.Get(name);
     public IReadOnlyList<EndpointRecord> Endpoints(string? network = null) => _store.Endpoints(network);
 
+    /// <summary>
+    /// `network create`: the record, then the bridge (tagged as ours, with a fixed MAC), then its rules. A failure
+    /// undoes exactly what this call made and nothing else: an interface that was there before is never touched.
+    /// </summary>
     public NetworkRecord Create(string name, string subnet, string? gateway, string driver, IReadOnlyDictionary<string, string> options)
     {
+        // The root's network lock, held from the record to the rules: a concurrent reconcile, which removes rules and
+        // bridges of this root that no record names, sees either none of this network or all of it.
+        using var _ = LockRules();
         var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options);
+        RealiseNew(record, checkBridgeNameFree: true);
+        return record;
+    }
+
+    /// <summary>The default network (Docker's "bridge"), made when a container first joins it.</summary>
+    private NetworkRecord EnsureDefault()
+    {
+        var existing = _store.Find(NetworkStore.DefaultNetworkName);
+        if (existing is not null && !_store.IsRemoving(existing.Name)) return existing;
+        using var _ = LockRules();
+        existing = _store.Find(NetworkStore.DefaultNetworkName);
+        if (existing is not null && _store.IsRemoving(existing.Name)) FinishRemove(existing); // a killed `network rm bridge`
+        else if (existing is not null) return existing;
+        var record = _store.EnsureDefault(BridgeDriver.HostRoutes());
+        RealiseNew(record);
+        return record;
+    }
+
+    /// <summary>Bridge and rules of a network whose record this process has just written; on failure the record and
+    /// whatever of the rest this call made are undone, in reverse order.</summary>
+    private void RealiseNew(NetworkRecord record, bool checkBridgeNameFree = false)
+    {
+        bool bridgeCreated = false, rulesTried = false;
         try
         {
-            CheckBridgeNameFree(record);
-            Realise(record);
-            return record;
+            if (checkBridgeNameFree) CheckBridgeNameFree(record);
+            _roots.Register(stateRoot); // before the first tagged object, so an orphan sweep can always place it
+            BridgeDriver.EnsureBridge(record, Tag(record), created: () => bridgeCreated = true);
+            FailPoint.Check("network-firewall");
+            rulesTried = true;
+            firewall.EnsureNetwork(Rules(record));
         }
         catch
         {
-            Undo(() => firewall.RemoveNetwork(Rules(record)));
-            Undo(() => BridgeDriver.DeleteBridge(record.Bridge));
+            if (rulesTried) Undo(() => firewall.RemoveNetwork(Rules(record)));
+            if (bridgeCreated) Undo(() => BridgeDriver.DeleteOwnedBridge(record.Bridge, Tag(record)));
             Undo(() => _store.Remove(record.Name));
+            if (rulesTried && _store.List().Count == 0) Undo(firewall.RemoveIfUnused);
             throw;
         }
     }
 
-    /// <summary>The default network (Docker's "bridge" on docker0), created on first use.</summary>
-    public NetworkRecord EnsureDefault()
-    {
-        var existing = _store.Find(NetworkStore.DefaultNetworkName);
-        if (existing is not null) return existing;
-        var record = _store.EnsureDefault(BridgeDriver.HostRoutes());
-        Realise(record);
-        return record;
-    }
-
-    private void CheckBridgeNameFree(NetworkRecord record)
+    private static void CheckBridgeNameFree(NetworkRecord record)
     {
         // `-o bridge-name=eth0` must not adopt (and later delete) an interface that is not ours.
         using var nl = Netlink.RtNetlink.Open();
@@ -61,22 +90,41 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// <summary>Bridge and rules for a recorded network; idempotent (after a reboot the bridge is re-created).</summary>
     private void Realise(NetworkRecord record)
     {
-        BridgeDriver.EnsureBridge(record);
-        FailPoint.Check("network-firewall");
+        _roots.Register(stateRoot);
+        BridgeDriver.EnsureBridge(record, Tag(record));
         firewall.EnsureNetwork(Rules(record));
     }
 
-    /// <summary>`network rm`: refused while containers are attached; removes rules, bridge and IPAM state.</summary>
+    /// <summary>
+    /// `network rm`: refused while containers are attached. The removal is recorded first (a marker), then the rules,
+    /// the bridge, the IPAM state and last the record go, so a crash at any point leaves the record and marker, from
+    /// which `network rm` again, `network reconcile` or `system prune` finish it.
+    /// </summary>
     public void Remove(string name)
     {
-        var record = _store.Get(name);
-        var attached = _store.Endpoints(name);
-        if (attached.Count > 0)
-            throw new NetworkException($"cannot remove network {name}: {attached.Count} container(s) still attached ({string.Join(", ", attached.Select(e => e.ContainerId[..12]))})");
-        _store.Remove(name); // validates (default network, attachments) before anything is torn down
+        using var _ = LockRules();
+        // A removal killed after its record went left only its marker: drop it, whatever this call finds.
+        _store.PendingRemovals();
+        var record = _store.MarkRemoving(name);
+        FailPoint.Check("rm-marked");
+        FinishRemove(record);
+    }
+
+    /// <summary>The steps of a removal after its marker; each is idempotent. The caller holds the network lock.</summary>
+    private void FinishRemove(NetworkRecord record)
+    {
         firewall.RemoveNetwork(Rules(record));
-        BridgeDriver.DeleteBridge(record.Bridge);
-        if (_store.List().Count == 0) firewall.RemoveIfUnused();
+        FailPoint.Check("rm-rules");
+        // Our bridge only: one that someone else made under that name meanwhile stays.
+        BridgeDriver.DeleteOwnedBridge(record.Bridge, Tag(record));
+        FailPoint.Check("rm-bridge");
+        _store.Remove(record.Name);
+        if (_store.List().Count == 0)
+        {
+            firewall.RemoveIfUnused();
+            // No network, so nothing of this root on the host: nothing for an orphan sweep to place any more.
+            _roots.Forget(stateRoot);
+        }
     }
 
     /// <summary>
@@ -86,29 +134,37 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// </summary>
     public Attachment Connect(string containerId, string networkName, string netnsPath, string? requestedIp, IReadOnlyList<string> publish)
     {
-        var network = Get(networkName);
         var requested = PortSpec.ParseAll(publish);
         IPAddress? ip = null;
+        if (requestedIp is not null && networkName == NetworkStore.DefaultNetworkName)
+            throw new NetworkException("user specified IP address is supported on user defined networks only");
         if (requestedIp is not null && !IPAddress.TryParse(requestedIp, out ip))
             throw new NetworkException($"invalid IP address '{requestedIp}'");
+        var network = networkName == NetworkStore.DefaultNetworkName ? EnsureDefault() : _store.Get(networkName);
+        if (_store.IsRemoving(network.Name)) throw new NetworkException($"network {network.Name} is being removed");
         if (!BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
 
-        // Every endpoint record is read to know the ports in use; a run that publishes nothing skips that.
-        var ports = requested.Count == 0 ? []
-            : new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
-        FailPoint.Check("ipam");
-        var address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip);
+        IPAddress? address = null;
+        bool addressIsNew = false, vethMade = false;
         EndpointRecord? endpoint = null;
         try
         {
-            // A publishing attach holds the rules lock from recording its endpoint to appending its rules: a
-            // concurrent sync (which adds rules for every recorded endpoint) then runs wholly before or after, and
+            // A publishing attach holds the rules lock, which every publisher takes, from choosing its host ports to
+            // appending its rules: choosing and recording a port is one step (two runs can never both take 8080),
+            // and a concurrent sync (which adds rules for every recorded endpoint) runs wholly before or after, so
             // the rules are never added twice.
-            using (ports.Count > 0 ? LockRules() : null)
+            using (requested.Count > 0 ? LockRules() : null)
             {
+                // Every endpoint record is read to know the ports in use; a run that publishes nothing skips that.
+                var ports = requested.Count == 0 ? []
+                    : new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
+                FailPoint.Check("ipam");
+                // Allocate hands a container back the address it holds already: that one is not this call's to free.
+                address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip, out addressIsNew);
                 // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
                 endpoint = _store.Attach(network.Name, containerId, address, ports);
-                BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0);
+                BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0); // undoes its own veth on failure
+                vethMade = true;
                 if (ports.Count > 0)
                 {
                     FailPoint.Check("ports");
@@ -124,7 +180,14 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         }
         catch
         {
-            try { Release(network.Name, containerId, endpoint); }
+            // Only what this call made: nothing before an address was given (a port refused, a network being
+            // removed); not an address or endpoint the same container held from an earlier attach ("already
+            // attached"); not a veth whose creation failed (its name may be someone else's interface).
+            try
+            {
+                if (endpoint is not null) Release(network.Name, containerId, endpoint, deleteVeth: vethMade);
+                else if (addressIsNew) _ipam.Release(network.Name, containerId);
+            }
             catch (Exception) { /* the original error is the one the user sees; a sweep finds what is left */ }
             throw;
         }
@@ -159,61 +222,159 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             else if (endpoint.Ports.Count > 0)
                 firewall.RemoveContainer(new ContainerPorts(containerId, network, BridgeOf(network), endpoint.IP, endpoint.Ports));
         }
-        if (endpoint is not null && deleteVeth) BridgeDriver.Detach(endpoint.HostVeth);
+        if (endpoint is not null && deleteVeth) BridgeDriver.Detach(endpoint.HostVeth, BridgeOf(network));
         _ipam.Release(network, containerId);
     }
 
     public void LoopbackOnly(string netnsPath) => BridgeDriver.LoopbackOnly(netnsPath);
 
     /// <summary>
-    /// Brings the host back in line with the records: bridges re-created, our rules restored after a flush, and
-    /// (the crash sweep) everything of containers that no longer exist released: endpoints, veths, addresses and
-    /// rules. Rules whose container has no endpoint are orphans and go too.
+    /// Brings the host back in line with the records: removals that a crash interrupted finished, bridges re-created,
+    /// our rules restored after a flush, and (the crash sweep) everything of containers that no longer exist released:
+    /// endpoints, veths, addresses and rules. Rules and bridges tagged for this root whose network has no record go
+    /// too, as do rules whose container has no endpoint.
     /// </summary>
     public void Reconcile()
     {
-        var networks = _store.List();
-        foreach (var n in networks.Where(n => !BridgeExists(n.Bridge))) BridgeDriver.EnsureBridge(n);
+        using (LockRules())
+        {
+            foreach (var pending in _store.PendingRemovals()) FinishRemove(pending);
+        }
         foreach (var gone in _store.Endpoints(null).Where(e => !containerExists(e.ContainerId)))
             Release(gone.Network, gone.ContainerId, gone);
+        var networks = _store.List();
         foreach (var n in networks)
             foreach (var owner in _ipam.Allocations(n.Name).Values.Distinct().Where(o => !containerExists(o)).ToList())
                 _ipam.Release(n.Name, owner);
+        if (networks.Count > 0) _roots.Register(stateRoot);
+        // Every bridge checked, not only missing ones: an interface of someone else's under a bridge's name is
+        // reported (after the other networks are repaired), never adopted.
+        var refused = new List<string>();
+        foreach (var n in networks)
+        {
+            try { BridgeDriver.EnsureBridge(n, Tag(n)); }
+            catch (NetworkException e) { refused.Add(e.Message); }
+        }
 
-        SyncFirewall();
-    }
-
-    /// <summary>Every network's and published container's rules as recorded, in one batch; other container rules go.</summary>
-    private void SyncFirewall()
-    {
         // Listing the records and applying them must be one step against a concurrent Release (record removed, then
-        // its rules): otherwise a sync that listed the record before could bring the rules back after.
-        using var _ = LockRules();
-        SyncFirewallLocked();
+        // its rules) or Create (record, then bridge and rules): see SyncFirewallLocked.
+        using (LockRules())
+        {
+            SyncFirewallLocked();
+            RemoveStrayBridges();
+        }
+        if (refused.Count > 0)
+            throw new NetworkException(refused[0] + (refused.Count > 1 ? $" (and {refused.Count - 1} more)" : ""));
     }
 
+    /// <summary>
+    /// `system reset`, the network part: every endpoint, address, rule, network and bridge of this root, whether or
+    /// not its container still exists (the caller has removed the containers). The root's registration stays until
+    /// the caller has removed the root's state too (<see cref="ForgetRoot"/>).
+    /// </summary>
+    public void RemoveEverything()
+    {
+        foreach (var endpoint in _store.Endpoints(null)) Release(endpoint.Network, endpoint.ContainerId, endpoint);
+        foreach (var n in _store.List())
+            foreach (var owner in _ipam.Allocations(n.Name).Values.Distinct().ToList())
+                _ipam.Release(n.Name, owner);
+        using (LockRules())
+        {
+            foreach (var n in _store.List()) FinishRemove(_store.MarkRemoving(n.Name));
+            foreach (var pending in _store.PendingRemovals()) FinishRemove(pending);
+            firewall.RemoveScope(_scope);
+            RemoveStrayBridges();
+            firewall.RemoveIfUnused();
+        }
+    }
+
+    /// <summary>Drops this root from the host-wide registry of roots; once its state is gone nothing may name it.</summary>
+    public void ForgetRoot() => _roots.Forget(stateRoot);
+
+    /// <summary>What `network reconcile --orphans` found: what it removed, and the roots it could not place.</summary>
+    public sealed record OrphanReport(IReadOnlyList<string> Removed, IReadOnlyList<string> UnknownScopes);
+
+    /// <summary>
+    /// Removes the bridges and rules of state roots that no longer exist, whichever root asks: tagged objects whose
+    /// scope the registry maps to a root directory that is gone. Objects of an existing root, of a scope the registry
+    /// does not know (made before roots were recorded), and anything without our tags are left alone.
+    /// </summary>
+    public static OrphanReport SweepOrphans(RootRegistry? registry = null, IReadOnlyList<IFirewall>? firewalls = null)
+    {
+        var roots = registry ?? new RootRegistry();
+        var removed = new List<string>();
+        var unknown = new SortedSet<string>(StringComparer.Ordinal);
+        var gone = new SortedSet<string>(StringComparer.Ordinal);
+        bool IsGone(string scope)
+        {
+            if (roots.IsGone(scope)) { gone.Add(scope); return true; }
+            if (roots.RootOf(scope) is null) unknown.Add(scope);
+            return false;
+        }
+
+        foreach (var (name, tag) in BridgeDriver.TaggedBridges())
+        {
+            if (!HostTags.TryParse(tag, out string scope, out _) || !IsGone(scope)) continue;
+            if (BridgeDriver.DeleteOwnedBridge(name, tag)) removed.Add($"bridge {name} (root {roots.RootOf(scope)})");
+        }
+        foreach (var fw in firewalls ?? AvailableFirewalls())
+        {
+            bool any = false;
+            foreach (string scope in fw.TaggedScopes().Where(IsGone))
+            {
+                fw.RemoveScope(scope);
+                removed.Add($"{fw.Name} rules of root {roots.RootOf(scope)}");
+                any = true;
+            }
+            if (any) fw.RemoveIfUnused();
+        }
+        foreach (string scope in roots.Scopes().Where(roots.IsGone)) gone.Add(scope);
+        foreach (string scope in gone) roots.ForgetScope(scope);
+        return new OrphanReport(removed, unknown.ToList());
+    }
+
+    private static IEnumerable<IFirewall> AvailableFirewalls()
+    {
+        if (ToolRunner.Find("iptables-restore") is not null) yield return Firewalls.Create("iptables");
+        if (ToolRunner.Find("nft") is not null) yield return Firewalls.Create("nftables");
+    }
+
+    /// <summary>Bridges tagged for this root whose network has no record (a removal by an older version killed after
+    /// its record went). The caller holds the network lock, so no network is half-created meanwhile.</summary>
+    private void RemoveStrayBridges()
+    {
+        foreach (var (name, tag) in BridgeDriver.TaggedBridges())
+        {
+            if (HostTags.TryParse(tag, out string scope, out string network) && scope == _scope && _store.Find(network) is null)
+                BridgeDriver.DeleteOwnedBridge(name, tag);
+        }
+    }
+
+    /// <summary>Every network's and published container's rules as recorded, in one batch. The caller holds the network lock: records and rules are then read and written as one step against
+    /// Create, Remove and Release, so rules of this root that no record names are leftovers and go.</summary>
     private void SyncFirewallLocked()
     {
         var networks = _store.List();
         if (networks.Count == 0)
         {
-            // Nothing of this root needs rules: sweep what its vanished containers left, and let the shared skeleton
-            // go if no other root uses it either.
-            foreach (var tag in firewall.TaggedContainers()) firewall.RemoveContainer(tag);
+            // Nothing of this root needs rules: sweep what its vanished containers and networks left, and let the
+            // shared skeleton go if no other root uses it either.
+            firewall.RemoveScope(_scope);
             firewall.RemoveIfUnused();
             return;
         }
         var bridges = networks.ToDictionary(n => n.Name, n => n.Bridge);
         firewall.Reconcile(networks.Select(Rules).ToList(),
-            _store.Endpoints(null).Where(e => e.Ports.Count > 0)
+            _store.Endpoints(null).Where(e => e.Ports.Count > 0 && bridges.ContainsKey(e.Network))
                 .Select(e => new ContainerPorts(e.ContainerId, e.Network, bridges[e.Network], e.IP, e.Ports)).ToList(),
-            removeUnlistedContainers: true);
+            removeUnlistedContainers: true, removeUnlistedNetworks: true);
     }
 
+    /// <summary>Whether a bridge of that name exists (anything else under its name is for EnsureBridge to refuse).</summary>
     private static bool BridgeExists(string bridge)
     {
         using var nl = Netlink.RtNetlink.Open();
-        return nl.GetLink(bridge) is not null;
+        return nl.GetLink(bridge) is { Kind: "bridge" };
     }
 
     private string BridgeOf(string network) => _store.Find(network)?.Bridge ?? "";
@@ -221,6 +382,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     private FileLock LockRules() => FileLock.Acquire(Path.Combine(stateRoot, "networks", ".rules.lock"));
 
     private static NetworkRules Rules(NetworkRecord r) => new(r.Name, r.Bridge, r.Subnet);
+
+    private string Tag(NetworkRecord r) => HostTags.Network(_scope, r.Name);
 
     private static void Undo(Action step)
     {

@@ -41,6 +41,38 @@ public class KernelTests
     }
 
     [Fact]
+    public void CreateBridge_WithAMac_KeepsItWhenPortsWithLowerMacsJoinAndLeave_AndCarriesItsAlias()
+    {
+        TestNetns.With(netns =>
+        {
+            var suffix = TestNetns.Suffix(3);
+            string bridge = $"mdkbr{suffix}", fixedBridge = $"mdkbf{suffix}";
+            byte[] bridgeMac = [0x02, 0xfe, 0x01, 0x02, 0x03, 0x04];
+            byte[] lowMac = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+            RtNetlink.InNamespace(netns.Path, netlink =>
+            {
+                netlink.CreateBridge(bridge);            // the kernel's way: the bridge follows its lowest port
+                netlink.CreateBridge(fixedBridge, bridgeMac);
+                netlink.SetAlias(fixedBridge, "minidocker:net:test");
+                foreach (var (master, port) in new[] { (bridge, $"mdkpa{suffix}"), (fixedBridge, $"mdkpf{suffix}") })
+                {
+                    netlink.CreateVeth(port, port + "p");
+                    netlink.SetMac(port, lowMac);
+                    netlink.SetMaster(port, master);
+                }
+                Assert.Equal(lowMac, netlink.GetLink(bridge)!.Mac);
+                var fixedLink = netlink.GetLink(fixedBridge)!;
+                Assert.Equal(bridgeMac, fixedLink.Mac);
+                Assert.Equal("minidocker:net:test", fixedLink.Alias);
+                Assert.Null(netlink.GetLink(bridge)!.Alias);
+                netlink.DeleteLink($"mdkpf{suffix}");
+                Assert.Equal(bridgeMac, netlink.GetLink(fixedBridge)!.Mac);
+                Assert.Contains("alias minidocker:net:test", netns.Exec("ip", "-d", "link", "show", fixedBridge));
+            });
+        });
+    }
+
+    [Fact]
     public void BridgeWithEnslavedVethAddressAndRoutes_AsSeenByNetlinkAndByIp()
     {
         TestNetns.With(netns =>

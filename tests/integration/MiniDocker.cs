@@ -105,3 +105,17 @@ public sealed class MiniDocker : IDisposable
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 }
+
+/// <summary>What the network subsystem calls a state root's scope: 8 hex digits of FNV-1a over its full path, in the
+/// default bridge's name (mdk0-SCOPE), in bridge aliases and firewall tags, and in /run/minidocker/roots. Computed
+/// here independently, so a test can find a root's host objects without asking the binary.</summary>
+public static class StateRoots
+{
+    public static string ScopeOf(string root)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (byte b in Encoding.UTF8.GetBytes(Path.GetFullPath(root).TrimEnd('/')))
+            hash = (hash ^ b) * 1099511628211;
+        return ((uint)(hash ^ (hash >> 32))).ToString("x8");
+    }
+}

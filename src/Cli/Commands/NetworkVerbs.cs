@@ -35,8 +35,8 @@ public static class NetworkVerbs
         ls.Aliases.Add("ls");
         ls.SetAction(p =>
         {
+            // Lists what exists: the default network appears once a container has joined it (listing makes nothing).
             var manager = Globals.Networks(p);
-            manager.EnsureDefault();
             var endpoints = manager.Endpoints();
             var table = new Table("NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS");
             foreach (var n in manager.List())
@@ -105,10 +105,22 @@ public static class NetworkVerbs
             return 0;
         });
 
-        var reconcile = new Command("reconcile", "Restore minidocker's firewall rules and bridges; remove rules of containers that are gone");
+        var orphans = new Option<bool>("--orphans")
+        {
+            Description = "Also remove the bridges and rules of state roots that no longer exist (any root on this host)",
+        };
+        var reconcile = new Command("reconcile",
+            "Restore minidocker's firewall rules and bridges; finish interrupted removals; remove what containers that are gone left")
+        { orphans };
         reconcile.SetAction(p =>
         {
             Globals.Networks(p).Reconcile();
+            if (!p.GetValue(orphans)) return 0;
+            var report = NetworkManager.SweepOrphans();
+            foreach (var line in report.Removed) Console.WriteLine($"removed {line}");
+            if (report.UnknownScopes.Count > 0)
+                Console.Error.WriteLine($"left alone: objects of {report.UnknownScopes.Count} state root(s) this host has no record of " +
+                    $"(made before roots were recorded): tags {string.Join(", ", report.UnknownScopes.Select(s => s.Length == 0 ? "(default)" : s))}");
             return 0;
         });
 

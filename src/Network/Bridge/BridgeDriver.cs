@@ -9,20 +9,42 @@ namespace MiniDocker.Network;
 /// </summary>
 internal static class BridgeDriver
 {
-    /// <summary>Creates the bridge if it is missing (first use, or after a host reboot) and brings it up with the
-    /// gateway address. Idempotent.</summary>
-    public static void EnsureBridge(NetworkRecord network)
+    /// <summary>
+    /// Creates the bridge if it is missing (first use, or after a host reboot) with its fixed MAC and its owner tag
+    /// (alias <paramref name="tag"/>), and brings it up with the gateway address. Idempotent. An existing interface of
+    /// that name is used only if it carries our tag, or is an untagged bridge (made by a version before tags, or by a
+    /// run killed between creating and tagging it), which is then tagged; anything else is refused, never adopted.
+    /// </summary>
+    /// <param name="created">called as soon as the bridge exists because this call made it: only then may the
+    /// caller's undo delete it.</param>
+    public static void EnsureBridge(NetworkRecord network, string tag, Action? created = null)
     {
         using var nl = RtNetlink.Open();
         var link = nl.GetLink(network.Bridge);
         if (link is null)
         {
             FailPoint.Check("bridge");
-            nl.CreateBridge(network.Bridge);
-            link = nl.GetLink(network.Bridge)!;
+            try
+            {
+                nl.CreateBridge(network.Bridge, HostTags.BridgeMac(tag));
+                created?.Invoke();
+            }
+            catch (NetlinkException e) when (e.Errno == EEXIST) { /* made meanwhile: checked below like any other */ }
+            link = nl.GetLink(network.Bridge) ?? throw new NetworkException($"bridge {network.Bridge} vanished while being created");
+        }
+        if (link.Alias != tag)
+        {
+            if (!IsUntaggedBridge(link))
+                throw new NetworkException($"interface {network.Bridge} exists and is not network {network.Name}'s ({Describe(link)}): " +
+                    "remove it or recreate the network with another bridge-name");
+            FailPoint.Check("bridge-tag");
+            nl.SetAlias(network.Bridge, tag);
         }
         if (!nl.ListAddresses().Any(a => a.LinkIndex == link.Index && a.Address.Equals(network.Gateway)))
-            nl.AddAddress(network.Bridge, network.Gateway, network.Subnet.Prefix);
+        {
+            try { nl.AddAddress(network.Bridge, network.Gateway, network.Subnet.Prefix); }
+            catch (NetlinkException e) when (e.Errno == EEXIST) { /* a concurrent first use added it */ }
+        }
         if (!link.IsUp) nl.SetUp(network.Bridge);
         // Outbound NAT needs forwarding; published ports on 127.0.0.1 need route_localnet on the bridge, because the
         // DNAT'ed packet keeps its loopback source on its way out of the bridge (see the firewall's MASQUERADE rule).
@@ -30,11 +52,38 @@ internal static class BridgeDriver
         Sysctl($"net/ipv4/conf/{network.Bridge}/route_localnet", "1");
     }
 
-    public static void DeleteBridge(string bridge)
+    /// <summary>
+    /// Deletes the bridge if it is ours: tagged <paramref name="tag"/>, or an untagged bridge (see
+    /// <see cref="EnsureBridge"/>). Someone else's interface of that name is left alone. Returns whether a bridge of
+    /// ours is gone now.
+    /// </summary>
+    public static bool DeleteOwnedBridge(string bridge, string tag)
     {
         using var nl = RtNetlink.Open();
-        if (nl.GetLink(bridge) is not null) nl.DeleteLink(bridge);
+        var link = nl.GetLink(bridge);
+        if (link is null) return true;
+        if (link.Alias != tag && !IsUntaggedBridge(link)) return false;
+        try { nl.DeleteLink(bridge); }
+        catch (NetlinkException e) when (e.Errno == ENODEV) { /* deleted meanwhile */ }
+        return true;
     }
+
+    /// <summary>Bridges whose alias is one of our tags, with the tag: what a sweep may consider removing.</summary>
+    public static IReadOnlyList<(string Name, string Tag)> TaggedBridges()
+    {
+        using var nl = RtNetlink.Open();
+        return nl.ListLinks()
+            .Where(l => l.Kind == "bridge" && l.Alias is not null && l.Alias.StartsWith(HostTags.NetworkPrefix, StringComparison.Ordinal))
+            .Select(l => (l.Name, l.Alias!)).ToList();
+    }
+
+    private static bool IsUntaggedBridge(LinkInfo link) => link.Kind == "bridge" && string.IsNullOrEmpty(link.Alias);
+
+    private static string Describe(LinkInfo link) =>
+        string.Join(", ", new[] { link.Kind ?? "no kind", link.Alias is { Length: > 0 } a ? $"alias '{a}'" : null }.OfType<string>());
+
+    private static readonly int EEXIST = Tmds.Linux.LibC.EEXIST;
+    private static readonly int ENODEV = Tmds.Linux.LibC.ENODEV;
 
     /// <summary>
     /// One veth pair: the host end created as a port of the bridge and up, the other end created directly inside the
@@ -64,21 +113,30 @@ internal static class BridgeDriver
         }
         catch
         {
-            Detach(endpoint.HostVeth);
+            DeleteMade(endpoint.HostVeth);
             throw;
         }
     }
 
     /// <summary>Removes the pair by its host end; a no-op when it is already gone (the container's namespace died
-    /// and took the pair with it).</summary>
-    public static void Detach(string hostVeth)
+    /// and took the pair with it). Only a veth that is a port of <paramref name="bridge"/> (or of no bridge, once that
+    /// bridge is gone) is taken for ours: an interface someone else made under that name stays.</summary>
+    public static void Detach(string hostVeth, string bridge)
     {
         using var nl = RtNetlink.Open();
-        if (nl.GetLink(hostVeth) is not null)
-        {
-            try { nl.DeleteLink(hostVeth); }
-            catch (NetlinkException e) when (e.Errno == 19) { /* ENODEV: vanished with its namespace meanwhile */ }
-        }
+        if (nl.GetLink(hostVeth) is not { Kind: "veth" } link) return;
+        int bridgeIndex = bridge.Length == 0 ? 0 : nl.GetLink(bridge)?.Index ?? 0;
+        if (link.MasterIndex != bridgeIndex) return;
+        try { nl.DeleteLink(hostVeth); }
+        catch (NetlinkException e) when (e.Errno == ENODEV) { /* vanished with its namespace meanwhile */ }
+    }
+
+    /// <summary>Deletes a veth this process has just made (the undo of <see cref="Attach"/>).</summary>
+    private static void DeleteMade(string hostVeth)
+    {
+        using var nl = RtNetlink.Open();
+        try { nl.DeleteLink(hostVeth); }
+        catch (NetlinkException e) when (e.Errno == ENODEV) { /* vanished with its namespace meanwhile */ }
     }
 
     /// <summary>`--net none`: only lo, and up.</summary>

@@ -66,7 +66,18 @@ public interface IFirewall
     /// alone; rules of containers not listed are removed when <paramref name="removeUnlistedContainers"/> (the
     /// caller lists every container that publishes ports), else left for <see cref="TaggedContainers"/>.
     /// </summary>
-    void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers, bool removeUnlistedContainers = false);
+    /// <param name="removeUnlistedNetworks">also remove the rules of this root's networks that are not listed (the
+    /// caller lists every network the root has): what a `network rm` killed half-way by an older version left.</param>
+    void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers,
+        bool removeUnlistedContainers = false, bool removeUnlistedNetworks = false);
+
+    /// <summary>The scopes (state roots, see <see cref="HostTags"/>) that have network or container rules on the host,
+    /// of any root, "" for the default root.</summary>
+    IReadOnlyList<string> TaggedScopes();
+
+    /// <summary>Deletes every network and container rule of one scope, whichever root this firewall was made for:
+    /// the sweep of a state root that no longer exists.</summary>
+    void RemoveScope(string scope);
 
     /// <summary>Container tags present in the rules: the first 12 characters of each container id, sorted.</summary>
     IReadOnlyList<string> TaggedContainers();

@@ -34,9 +34,9 @@ internal sealed record RulePlan(
 /// </summary>
 internal abstract partial class TaggedRuleFirewall : IFirewall
 {
-    public const string BaseTag = "minidocker:base";
-    public const string NetworkTagPrefix = "minidocker:net:";
-    public const string ContainerTagPrefix = "minidocker:ctr:";
+    public const string BaseTag = HostTags.Base;
+    public const string NetworkTagPrefix = HostTags.NetworkPrefix;
+    public const string ContainerTagPrefix = HostTags.ContainerPrefix;
 
     // One lock for every backend and namespace: it only serialises our own read-compare-apply cycles (two
     // concurrent "run"s must not both add the missing skeleton), which each take milliseconds.
@@ -47,8 +47,11 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
         if (scope.Any(c => !char.IsAsciiLetterOrDigit(c)))
             throw new ArgumentException($"invalid firewall scope '{scope}'", nameof(scope));
         Tools = new ToolRunner(netnsPath);
+        _scope = scope;
         _scopePrefix = scope.Length == 0 ? "" : scope + ":";
     }
+
+    private readonly string _scope;
 
     /// <summary>
     /// "" for the default state root, "SCOPE:" for another: network and container tags read
@@ -61,6 +64,10 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     private bool IsOwnContainerTag(string tag) =>
         tag.StartsWith(ContainerTagPrefix + _scopePrefix, StringComparison.Ordinal)
         && !tag[(ContainerTagPrefix.Length + _scopePrefix.Length)..].Contains(':');
+
+    /// <summary>Whether a network tag is this root's.</summary>
+    private bool IsOwnNetworkTag(string tag) =>
+        tag.StartsWith(NetworkTagPrefix, StringComparison.Ordinal) && HostTags.TryParse(tag, out string scope, out _) && scope == _scope;
 
     public abstract string Name { get; }
 
@@ -127,14 +134,35 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     public void RemoveContainer(string containerId) =>
         Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(containerId)] = [] });
 
-    public void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers, bool removeUnlistedContainers = false)
+    public void Reconcile(IReadOnlyList<NetworkRules> networks, IReadOnlyList<ContainerPorts> containers,
+        bool removeUnlistedContainers = false, bool removeUnlistedNetworks = false)
     {
         var wanted = new Dictionary<string, IEnumerable<DesiredRule>>();
         foreach (NetworkRules n in networks)
             wanted[NetworkTag(n)] = NetworkRules(n, NetworkTag(n));
         foreach (ContainerPorts c in containers)
             wanted[ContainerTag(c.ContainerId)] = ContainerRules(c);
-        Sync(withBase: true, wanted, removeUnlistedContainers);
+        Sync(withBase: true, wanted, removeUnlistedContainers, removeUnlistedNetworks);
+    }
+
+    public IReadOnlyList<string> TaggedScopes() =>
+        Read().Rules
+            .Select(r => HostTags.TryParse(r.Tag, out string scope, out _) ? scope : null)
+            .OfType<string>()
+            .Distinct()
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    public void RemoveScope(string scope)
+    {
+        // Under the lock, from one reading: exactly the network and container rules tagged with this scope.
+        using FileLock held = FileLock.Acquire(LockPath);
+        RuleSnapshot snapshot = Read();
+        var delete = snapshot.Rules
+            .Where(r => HostTags.TryParse(r.Tag, out string s, out _) && s == scope)
+            .ToList();
+        if (delete.Count > 0)
+            Apply(new RulePlan([], delete, []));
     }
 
     public void RemoveIfUnused()
@@ -177,7 +205,8 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
         return c.Ports.SelectMany(m => MappingRules(c, m, tag)).Distinct().ToList();
     }
 
-    private void Sync(bool withBase, Dictionary<string, IEnumerable<DesiredRule>> wantedByTag, bool removeUnlistedContainers = false)
+    private void Sync(bool withBase, Dictionary<string, IEnumerable<DesiredRule>> wantedByTag, bool removeUnlistedContainers = false,
+        bool removeUnlistedNetworks = false)
     {
         // Materialise (and so validate) everything before taking the lock or reading the ruleset.
         Dictionary<string, List<DesiredRule>> wanted = wantedByTag.ToDictionary(w => w.Key, w => w.Value.ToList());
@@ -189,6 +218,11 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
         if (removeUnlistedContainers)
         {
             foreach (string tag in snapshot.Rules.Select(r => r.Tag).Where(IsOwnContainerTag))
+                wanted.TryAdd(tag, []);
+        }
+        if (removeUnlistedNetworks)
+        {
+            foreach (string tag in snapshot.Rules.Select(r => r.Tag).Where(IsOwnNetworkTag))
                 wanted.TryAdd(tag, []);
         }
 
@@ -222,14 +256,14 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     {
         NameRules.ValidateNetworkName(n.Network);
         ValidateInterface(n.Bridge);
-        return NetworkTagPrefix + _scopePrefix + n.Network;
+        return HostTags.Network(_scope, n.Network);
     }
 
     /// <summary>The first 12 characters of the id, like Docker's short ids; the id itself is validated so it can go into a script.</summary>
     protected string ContainerTag(string containerId)
     {
         NameRules.ValidateContainerId(containerId);
-        return ContainerTagPrefix + _scopePrefix + containerId[..Math.Min(12, containerId.Length)];
+        return HostTags.Container(_scope, containerId);
     }
 
     /// <summary>The minidocker tag in a listed rule's comment, or "" for a rule that is not ours.</summary>

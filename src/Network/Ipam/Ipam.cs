@@ -22,8 +22,14 @@ public sealed class Ipam
     /// The network address, the gateway and the broadcast address are never handed out.
     /// An owner that already holds an address gets it back, so a retried "run" does not leak addresses.
     /// </summary>
-    public IPAddress Allocate(string network, Subnet subnet, IPAddress gateway, string owner, IPAddress? requested)
+    public IPAddress Allocate(string network, Subnet subnet, IPAddress gateway, string owner, IPAddress? requested) =>
+        Allocate(network, subnet, gateway, owner, requested, out _);
+
+    /// <inheritdoc cref="Allocate(string, Subnet, IPAddress, string, IPAddress?)"/>
+    /// <param name="isNew">false when <paramref name="owner"/> already held the address: an undo must not free it.</param>
+    public IPAddress Allocate(string network, Subnet subnet, IPAddress gateway, string owner, IPAddress? requested, out bool isNew)
     {
+        isNew = false;
         NameRules.ValidateNetworkName(network);
         NameRules.ValidateContainerId(owner);
         if (!subnet.Contains(gateway))
@@ -61,6 +67,7 @@ public sealed class Ipam
         }
         state.Allocations[address.ToString()] = owner;
         Save(network, state);
+        isNew = true;
         return address;
     }
 

@@ -71,6 +71,9 @@ public sealed class NetworkStore
         NameRules.ValidateNetworkName(name);
         if (name == DefaultNetworkName)
             throw new NetworkException($"network name {DefaultNetworkName} is reserved for the default network");
+        // As Docker: `--net host` and `--net none` are modes, and a network of that name could never be joined.
+        if (name is "host" or "none")
+            throw new NetworkException($"operation is not permitted on predefined {name} network");
         if (driver != BridgeDriver)
             throw new NetworkException($"unknown network driver '{driver}': only '{BridgeDriver}' is supported");
         options ??= new Dictionary<string, string>();
@@ -146,10 +149,62 @@ public sealed class NetworkStore
                 $"cannot remove network {name}: containers still attached: {string.Join(", ", attached.Select(e => e.ContainerId))}");
         // IPAM first: if we die in between, the network still exists and "network rm" can simply be repeated.
         _ipam.DeleteNetwork(name);
+        FailPoint.Check("rm-ipam");
         string endpointsDirectory = EndpointsDirectory(name);
         if (Directory.Exists(endpointsDirectory))
             Directory.Delete(endpointsDirectory, recursive: true);
         AtomicFile.Delete(NetworkPath(name));
+        FailPoint.Check("rm-record");
+        AtomicFile.Delete(RemovingPath(name));
+    }
+
+    /// <summary>
+    /// The first step of removing a network: refused while containers are attached, else records that the network
+    /// is going (a marker file beside the record). From then on no container may join it, and whatever a crash leaves
+    /// of the removal is finished by the next `network rm`, `network reconcile` or `system prune`; the record
+    /// itself goes last (<see cref="Remove"/>).
+    /// </summary>
+    public NetworkRecord MarkRemoving(string name)
+    {
+        NameRules.ValidateNetworkName(name);
+        using FileLock _ = LockStore();
+        NetworkRecord record = Get(name);
+        IReadOnlyList<EndpointRecord> attached = Endpoints(name);
+        if (attached.Count > 0)
+            throw new NetworkException(
+                $"cannot remove network {name}: {attached.Count} container(s) still attached ({string.Join(", ", attached.Select(e => e.ContainerId[..Math.Min(12, e.ContainerId.Length)]))})");
+        if (!File.Exists(RemovingPath(name)))
+            AtomicFile.Write(RemovingPath(name), []);
+        return record;
+    }
+
+    /// <summary>Whether a `network rm` of this network has begun (and may not have finished).</summary>
+    public bool IsRemoving(string name) => File.Exists(RemovingPath(name));
+
+    /// <summary>Networks whose removal has begun, with their record; markers whose record is gone already (the removal
+    /// was killed just before its very last step) are deleted on the way.</summary>
+    public IReadOnlyList<NetworkRecord> PendingRemovals()
+    {
+        if (!Directory.Exists(_root)) return [];
+        var pending = new List<NetworkRecord>();
+        foreach (string marker in Directory.GetFiles(_root, "*" + RemovingSuffix))
+        {
+            string name = Path.GetFileName(marker)[..^RemovingSuffix.Length];
+            if (!NameRulesAllow(name)) continue;
+            if (ReadIfPresent(NetworkPath(name), NetworkJson.Default.NetworkRecord) is { } record) pending.Add(record);
+            else
+            {
+                using FileLock _ = LockStore();
+                if (!File.Exists(NetworkPath(name))) AtomicFile.Delete(marker);
+            }
+        }
+        return pending;
+    }
+
+    private static bool NameRulesAllow(string name)
+    {
+        try { NameRules.ValidateNetworkName(name); return true; }
+        catch (NetworkException) { return false; }
     }
 
     /// <summary>
@@ -161,6 +216,8 @@ public sealed class NetworkStore
         NameRules.ValidateContainerId(containerId);
         using FileLock _ = LockStore();
         NetworkRecord record = Get(network);
+        if (IsRemoving(network))
+            throw new NetworkException($"network {network} is being removed");
         if (!record.Subnet.Contains(ip))
             throw new NetworkException($"address {ip} is outside subnet {record.Subnet} of network {network}");
         string path = EndpointPath(network, containerId);
@@ -258,6 +315,8 @@ public sealed class NetworkStore
         // A crash between "network rm" deleting IPAM state and the network file could leave allocations behind;
         // a network being created has none by definition.
         _ipam.DeleteNetwork(name);
+        // The marker of a removal killed after it had deleted the record: that network is gone, this one is new.
+        AtomicFile.Delete(RemovingPath(name));
         StateJson.Write(path, record, NetworkJson.Default.NetworkRecord);
         return record;
     }
@@ -319,6 +378,10 @@ public sealed class NetworkStore
     private FileLock LockStore() => FileLock.Acquire(Path.Combine(_root, ".lock"));
 
     private string NetworkPath(string name) => Path.Combine(_root, name + ".json");
+
+    private const string RemovingSuffix = ".removing";
+
+    private string RemovingPath(string name) => Path.Combine(_root, name + RemovingSuffix);
 
     private string EndpointsDirectory(string network) => Path.Combine(_root, "endpoints", network);
 

@@ -19,6 +19,25 @@ internal static class StateJson
         return value ?? throw new NetworkException($"state file {path} is corrupt: it contains null");
     }
 
-    public static void Write<T>(string path, T value, JsonTypeInfo<T> typeInfo) =>
-        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo));
+    /// <summary>Writes a state file atomically. An I/O error (ENOSPC, EDQUOT, EROFS, EIO) becomes one line naming
+    /// the file; the temp file is gone and the old content, if any, is untouched.</summary>
+    public static void Write<T>(string path, T value, JsonTypeInfo<T> typeInfo)
+    {
+        try
+        {
+            AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo));
+        }
+        catch (IOException e)
+        {
+            throw new NetworkException($"cannot write {path}: {Reason(e)}", e);
+        }
+    }
+
+    /// <summary>.NET's IOException text for an errno is "REASON : 'PATH'"; the path is named by the caller already.</summary>
+    private static string Reason(IOException e)
+    {
+        string message = e.Message;
+        int quote = message.IndexOf(" : '", StringComparison.Ordinal);
+        return (quote > 0 ? message[..quote] : message).Trim();
+    }
 }
