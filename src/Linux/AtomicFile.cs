@@ -12,6 +12,7 @@ public static class AtomicFile
     public static void Write(string path, ReadOnlySpan<byte> content, bool fsyncDirectory, int mode = 0b110_100_100)
     {
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
         string temp = Path.Combine(directory, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {

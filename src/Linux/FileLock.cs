@@ -15,7 +15,8 @@ public sealed class FileLock : IDisposable
     /// <summary>The descriptor holding the lock (a monitor hands it on across execve).</summary>
     public Fd Descriptor => _fd;
 
-    /// <summary>Blocks until the exclusive (or shared) lock on <paramref name="path"/> is held; creates the file 0600.</summary>
+    /// <summary>Blocks until the exclusive (or shared) lock on <paramref name="path"/> is held; creates the file 0600
+    /// (and its directory).</summary>
     public static FileLock Acquire(string path, bool shared = false) =>
         TryTake(path, (shared ? Libc.LOCK_SH : Libc.LOCK_EX)) ?? throw new InvalidOperationException("unreachable");
 
@@ -25,6 +26,7 @@ public sealed class FileLock : IDisposable
 
     private static FileLock? TryTake(string path, int operation)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var fd = Fd.Open(path, Libc.O_RDWR | Libc.O_CREAT, 0b110_000_000);
         try
         {

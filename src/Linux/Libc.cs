@@ -41,6 +41,10 @@ public static unsafe partial class Libc
         ENOENT = LibC.ENOENT, ENOTDIR = LibC.ENOTDIR, ENOTEMPTY = LibC.ENOTEMPTY, ELOOP = LibC.ELOOP,
         EISDIR = LibC.EISDIR;
     public static readonly short POLLIN = LibC.POLLIN;
+    public static readonly int AF_NETLINK = LibC.AF_NETLINK, SOCK_RAW = LibC.SOCK_RAW, SOCK_CLOEXEC = LibC.SOCK_CLOEXEC,
+        SOL_SOCKET = LibC.SOL_SOCKET, SOL_NETLINK = LibC.SOL_NETLINK, SO_RCVBUFFORCE = LibC.SO_RCVBUFFORCE,
+        MSG_PEEK = LibC.MSG_PEEK, MSG_TRUNC = LibC.MSG_TRUNC, MSG_DONTWAIT = LibC.MSG_DONTWAIT,
+        EEXIST = LibC.EEXIST, ENODEV = LibC.ENODEV;
     public static readonly uint TIOCSCTTY = (uint)LibC.TIOCSCTTY, TIOCGWINSZ = (uint)LibC.TIOCGWINSZ,
         TIOCSWINSZ = (uint)LibC.TIOCSWINSZ, TIOCGPTN = (uint)LibC.TIOCGPTN, TIOCSPTLCK = (uint)LibC.TIOCSPTLCK;
 
@@ -105,6 +109,11 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, byte* buf, nint count);
     [LibraryImport(Lib, SetLastError = true)] public static partial int pipe2(int* fds, int flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int socket(int domain, int type, int protocol);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int bind(int fd, byte* address, int length);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int setsockopt(int fd, int level, int option, void* value, int length);
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint send(int fd, byte* buffer, nint length, int flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint recv(int fd, byte* buffer, nint length, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup2(int oldfd, int newfd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fcntl(int fd, int cmd, int arg);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchdir(int fd);

@@ -1,7 +1,7 @@
+using MiniDocker.Linux;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
-using Tmds.Linux;
 
 namespace MiniDocker.Netlink;
 
@@ -11,29 +11,20 @@ public static class NetNs
     /// <summary>Opens a network namespace file for setns() or IFLA_NET_NS_FD.</summary>
     public static SafeHandle Open(string path) => OpenFile(path);
 
-    internal static unsafe FileDescriptorHandle OpenFile(string path)
+    internal static Fd OpenFile(string path)
     {
-        var bytes = Encoding.UTF8.GetBytes(path + '\0');
-        int fd;
-        fixed (byte* p = bytes)
-        {
-            do
-            {
-                fd = LibC.open(p, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
-            }
-            while (fd < 0 && LibC.errno == LibC.EINTR);
-        }
+        int fd = Eintr.Retry(() => Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0));
         if (fd < 0)
-            throw new NetlinkException("netns", path, LibC.errno);
-        return new FileDescriptorHandle(fd);
+            throw new NetlinkException("netns", path, Libc.LastErrno);
+        return new Fd(fd, path);
     }
 
     /// <summary>Moves the calling thread into the network namespace at <paramref name="path"/>.</summary>
     internal static void EnterOnCurrentThread(string path)
     {
         using var ns = OpenFile(path);
-        if (LibC.setns(ns.Fd, LibC.CLONE_NEWNET) != 0)
-            throw new NetlinkException("setns", path, LibC.errno);
+        if (Libc.setns(ns.Value, Libc.CLONE_NEWNET) != 0)
+            throw new NetlinkException("setns", path, Libc.LastErrno);
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-using Tmds.Linux;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Netlink;
 
@@ -9,22 +9,22 @@ namespace MiniDocker.Netlink;
 /// </summary>
 internal sealed unsafe class NetlinkSocket : IDisposable
 {
-    private readonly FileDescriptorHandle _handle;
+    private readonly Fd _handle;
     // The kernel sizes dump datagrams by the largest buffer recv() has offered it (up to 32 KiB), so a buffer this
     // size means fewer, fuller datagrams per dump. Receive() grows it for anything larger.
     private byte[] _receiveBuffer = new byte[32 * 1024];
 
-    private NetlinkSocket(FileDescriptorHandle handle)
+    private NetlinkSocket(Fd handle)
     {
         _handle = handle;
     }
 
     public static NetlinkSocket OpenRoute()
     {
-        var fd = LibC.socket(LibC.AF_NETLINK, LibC.SOCK_RAW | LibC.SOCK_CLOEXEC, Rtnl.NetlinkRoute);
+        var fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, Rtnl.NetlinkRoute);
         if (fd < 0)
-            throw new NetlinkException("socket", "NETLINK_ROUTE", LibC.errno);
-        var socket = new NetlinkSocket(new FileDescriptorHandle(fd));
+            throw new NetlinkException("socket", "NETLINK_ROUTE", Libc.LastErrno);
+        var socket = new NetlinkSocket(new Fd(fd));
         try
         {
             // CAP_ACK: error replies echo only the request's header, not the whole request.
@@ -51,12 +51,12 @@ internal sealed unsafe class NetlinkSocket : IDisposable
             {
                 do
                 {
-                    sent = LibC.send(_handle.Fd, p, message.Length, 0);
+                    sent = Libc.send(_handle.Value, p, message.Length, 0);
                 }
-                while (sent < 0 && LibC.errno == LibC.EINTR);
+                while (sent < 0 && Libc.LastErrno == Libc.EINTR);
             }
             if (sent < 0)
-                throw new NetlinkException("send", "NETLINK_ROUTE", LibC.errno);
+                throw new NetlinkException("send", "NETLINK_ROUTE", Libc.LastErrno);
             // Netlink datagrams are sent whole or not at all; a short count would mean a kernel contract change.
             if (sent != message.Length)
                 throw new InvalidDataException($"netlink send wrote {sent} of {message.Length} bytes");
@@ -76,7 +76,7 @@ internal sealed unsafe class NetlinkSocket : IDisposable
         {
             // A datagram larger than the buffer would be cut and its tail lost, so first peek at its true size
             // (MSG_TRUNC makes recv return it) and grow the buffer before taking it off the queue.
-            var size = ReceiveInto(_receiveBuffer, LibC.MSG_PEEK | LibC.MSG_TRUNC);
+            var size = ReceiveInto(_receiveBuffer, Libc.MSG_PEEK | Libc.MSG_TRUNC);
             if (size > _receiveBuffer.Length)
                 _receiveBuffer = new byte[size];
             var received = ReceiveInto(_receiveBuffer, 0);
@@ -95,20 +95,20 @@ internal sealed unsafe class NetlinkSocket : IDisposable
         {
             do
             {
-                received = LibC.recv(_handle.Fd, p, buffer.Length, flags);
+                received = Libc.recv(_handle.Value, p, buffer.Length, flags);
             }
-            while (received < 0 && LibC.errno == LibC.EINTR);
+            while (received < 0 && Libc.LastErrno == Libc.EINTR);
         }
         if (received < 0)
-            throw new NetlinkException("recv", "NETLINK_ROUTE", LibC.errno);
+            throw new NetlinkException("recv", "NETLINK_ROUTE", Libc.LastErrno);
         return (int)received;
     }
 
     private void SetOption(int option, string optionName)
     {
         var on = 1;
-        if (LibC.setsockopt(_handle.Fd, Rtnl.SolNetlink, option, &on, sizeof(int)) != 0)
-            throw new NetlinkException("setsockopt", optionName, LibC.errno);
+        if (Libc.setsockopt(_handle.Value, Rtnl.SolNetlink, option, &on, sizeof(int)) != 0)
+            throw new NetlinkException("setsockopt", optionName, Libc.LastErrno);
     }
 
     public void Dispose() => _handle.Dispose();

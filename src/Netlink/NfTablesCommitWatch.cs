@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
@@ -24,19 +25,16 @@ public sealed partial class NfTablesCommitWatch : IDisposable
     private const int NetlinkNetfilter = 12;
     private const int NfnlGroupNfTables = 7;
     private const int NetlinkAddMembership = 1;
-    private const int SolSocket = 1;
-    private const int SoRcvBufForce = 33;
     private const ushort NewGenType = (10 << 8) | 15; // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWGEN
     private const ushort GenProcPid = 2;              // NFTA_GEN_PROC_PID, big-endian u32
     private const int NfGenMsgLength = 4;
     private const int Enobufs = 105;
     private const int Eintr = 4;
-    private const short PollIn = 1;
 
-    private readonly FileDescriptorHandle _socket;
+    private readonly Fd _socket;
     private readonly byte[] _buffer = new byte[64 * 1024];
 
-    private NfTablesCommitWatch(FileDescriptorHandle socket) => _socket = socket;
+    private NfTablesCommitWatch(Fd socket) => _socket = socket;
 
     /// <summary>Starts listening in the calling thread's network namespace, or in <paramref name="netnsPath"/>'s.</summary>
     public static NfTablesCommitWatch Open(string? netnsPath = null)
@@ -45,12 +43,12 @@ public sealed partial class NfTablesCommitWatch : IDisposable
         return new NfTablesCommitWatch(netnsPath is null ? OpenSocket() : NetNs.OnThreadIn(netnsPath, OpenSocket));
     }
 
-    private static unsafe FileDescriptorHandle OpenSocket()
+    private static unsafe Fd OpenSocket()
     {
-        int fd = Socket(16 /* AF_NETLINK */, 3 /* SOCK_RAW, no CLOEXEC: see the class comment */, NetlinkNetfilter);
+        int fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW /* no CLOEXEC: see the class comment */, NetlinkNetfilter);
         if (fd < 0)
             throw new NetlinkException("socket", "NETLINK_NETFILTER", Marshal.GetLastPInvokeError());
-        var handle = new FileDescriptorHandle(fd);
+        var handle = new Fd(fd);
         try
         {
             // Multicast is delivered only to bound sockets; port 0 lets the kernel pick one.
@@ -59,16 +57,16 @@ public sealed partial class NfTablesCommitWatch : IDisposable
             BinaryPrimitives.WriteUInt16LittleEndian(address, 16);
             fixed (byte* a = address)
             {
-                if (Bind(fd, a, address.Length) != 0)
+                if (Libc.bind(fd, a, address.Length) != 0)
                     throw new NetlinkException("bind", "NETLINK_NETFILTER", Marshal.GetLastPInvokeError());
             }
             int group = NfnlGroupNfTables;
-            if (SetSockOpt(fd, 270 /* SOL_NETLINK */, NetlinkAddMembership, &group, sizeof(int)) != 0)
+            if (Libc.setsockopt(fd, Libc.SOL_NETLINK, NetlinkAddMembership, &group, sizeof(int)) != 0)
                 throw new NetlinkException("join", "NFNLGRP_NFTABLES", Marshal.GetLastPInvokeError());
             // Every rule of a batch is announced too (a NEWRULE/DELRULE each) before the NEWGEN; room for a few
             // thousand of them. If the queue overflows anyway, the caller falls back to waiting for the exit.
             int size = 4 << 20;
-            _ = SetSockOpt(fd, SolSocket, SoRcvBufForce, &size, sizeof(int));
+            _ = Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUFFORCE, &size, sizeof(int));
             return handle;
         }
         catch
@@ -78,7 +76,7 @@ public sealed partial class NfTablesCommitWatch : IDisposable
         }
     }
 
-    private FileDescriptorHandle? _exited;
+    private Fd? _exited;
     private int _pid;
 
     /// <summary>
@@ -88,9 +86,9 @@ public sealed partial class NfTablesCommitWatch : IDisposable
     public void Follow(int pid)
     {
         _pid = pid;
-        int pidfd = (int)Syscall(SysPidfdOpen, pid, 0);
+        int pidfd = (int)Libc.syscall(Libc.SYS_pidfd_open, pid, 0, 0, 0);
         // Already gone (or a kernel without pidfds): only what it announced before can count.
-        _exited = pidfd >= 0 ? new FileDescriptorHandle(pidfd) : null;
+        _exited = pidfd >= 0 ? new Fd(pidfd) : null;
     }
 
     /// <summary>
@@ -110,23 +108,23 @@ public sealed partial class NfTablesCommitWatch : IDisposable
             long left = _exited is null ? 0 : deadline - Environment.TickCount64;
             if (left < 0)
                 return false;
-            fds[0] = new PollFd { Fd = _socket.Fd, Events = PollIn };
+            fds[0] = new PollFd { Fd = _socket.Value, Events = Libc.POLLIN };
             if (_exited is not null)
-                fds[1] = new PollFd { Fd = _exited.Fd, Events = PollIn };
+                fds[1] = new PollFd { Fd = _exited.Value, Events = Libc.POLLIN };
             int ready;
             fixed (PollFd* p = fds)
-                ready = Poll(p, (ulong)count, (int)left);
+                ready = Libc.poll(p, (nuint)count, (int)left);
             if (ready < 0)
             {
                 if (Marshal.GetLastPInvokeError() == Eintr)
                     continue;
                 return false;
             }
-            if ((fds[0].Revents & PollIn) != 0)
+            if ((fds[0].Revents & Libc.POLLIN) != 0)
             {
                 long received;
                 fixed (byte* b = _buffer)
-                    received = Recv(_socket.Fd, b, _buffer.Length, 0x40 /* MSG_DONTWAIT */);
+                    received = Libc.recv(_socket.Value, b, _buffer.Length, Libc.MSG_DONTWAIT);
                 if (received > 0)
                 {
                     seen += CountCommits(_buffer.AsSpan(0, (int)received), _pid);
@@ -140,7 +138,7 @@ public sealed partial class NfTablesCommitWatch : IDisposable
                 continue;
             }
             // The queue is drained: a process that has exited (or timed out) made no more announcements.
-            if (ready == 0 || (count == 2 && (fds[1].Revents & PollIn) != 0))
+            if (ready == 0 || (count == 2 && (fds[1].Revents & Libc.POLLIN) != 0))
                 return false;
         }
     }
@@ -188,33 +186,4 @@ public sealed partial class NfTablesCommitWatch : IDisposable
         _exited?.Dispose();
         _socket.Dispose();
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
-    private static partial int Socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
-    private static unsafe partial int Bind(int fd, byte* address, int length);
-
-    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    private static unsafe partial int SetSockOpt(int fd, int level, int option, void* value, int length);
-
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial long Recv(int fd, byte* buffer, long length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static unsafe partial int Poll(PollFd* fds, ulong count, int timeoutMs);
-
-    // Through syscall(2): glibc only wraps pidfd_open from 2.36, and Ubuntu 22.04 has 2.35.
-    private const long SysPidfdOpen = 434;
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long arg1, long arg2);
 }

@@ -1,8 +1,8 @@
+using MiniDocker.Linux;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
-using Tmds.Linux;
 
 namespace MiniDocker.Netlink;
 
@@ -58,7 +58,7 @@ public sealed class RtNetlink : IDisposable
         RtnlRequests.GetLink(_request, NextSequence(), name);
         _singleLink.Clear();
         var reply = Exchange(Rtnl.NewLink, RtnlParsers.Link, _singleLink);
-        if (reply.Errno == LibC.ENODEV)
+        if (reply.Errno == Libc.ENODEV)
             return null;
         ThrowOnError(reply, "link", name);
         return _singleLink.Count == 1 ? _singleLink[0] : throw new InvalidDataException($"RTM_GETLINK '{name}' was answered without RTM_NEWLINK");
@@ -239,7 +239,7 @@ public sealed class RtNetlink : IDisposable
 
     private uint NextSequence() => ++_sequence;
 
-    private int IndexOf(string name) => (GetLink(name) ?? throw new NetlinkException("link", name, LibC.ENODEV)).Index;
+    private int IndexOf(string name) => (GetLink(name) ?? throw new NetlinkException("link", name, Libc.ENODEV)).Index;
 
     // Change requests carry NLM_F_ACK: the only answer is one NLMSG_ERROR, whose code is 0 on success.
     private void Acknowledge(string what, string name, string? detail = null) =>
@@ -257,7 +257,7 @@ public sealed class RtNetlink : IDisposable
             if (!reply.DumpInterrupted)
                 return results;
             if (attempt == DumpAttempts)
-                throw new NetlinkException("dump", what, LibC.EINTR, $"changed during each of {DumpAttempts} attempts");
+                throw new NetlinkException("dump", what, Libc.EINTR, $"changed during each of {DumpAttempts} attempts");
         }
     }
 

@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Net;
 
 namespace MiniDocker.Network;

@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Net;
 using MiniDocker.Netlink;
 
@@ -82,8 +83,8 @@ internal static class BridgeDriver
     private static string Describe(LinkInfo link) =>
         string.Join(", ", new[] { link.Kind ?? "no kind", link.Alias is { Length: > 0 } a ? $"alias '{a}'" : null }.OfType<string>());
 
-    private static readonly int EEXIST = Tmds.Linux.LibC.EEXIST;
-    private static readonly int ENODEV = Tmds.Linux.LibC.ENODEV;
+    private static readonly int EEXIST = MiniDocker.Linux.Libc.EEXIST;
+    private static readonly int ENODEV = MiniDocker.Linux.Libc.ENODEV;
 
     /// <summary>
     /// One veth pair: the host end created as a port of the bridge and up, the other end created directly inside the

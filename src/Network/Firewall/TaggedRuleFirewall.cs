@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Text.RegularExpressions;
 
 namespace MiniDocker.Network;

@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 namespace MiniDocker.Network;
 
 /// <summary>
@@ -18,7 +19,7 @@ public sealed class RootRegistry(string directory = RootRegistry.DefaultDirector
         if (scope.Length == 0) return;
         string file = Path.Combine(directory, scope);
         if (File.Exists(file) && File.ReadAllText(file) == full) return;
-        AtomicFile.Write(file, System.Text.Encoding.UTF8.GetBytes(full));
+        AtomicFile.Write(file, System.Text.Encoding.UTF8.GetBytes(full), fsyncDirectory: true);
     }
 
     /// <summary>The root recorded for <paramref name="scope"/>, or null when it is not known.</summary>
@@ -38,12 +39,12 @@ public sealed class RootRegistry(string directory = RootRegistry.DefaultDirector
     public void Forget(string stateRoot)
     {
         string scope = NetworkStore.ScopeOf(stateRoot);
-        if (scope.Length > 0) AtomicFile.Delete(Path.Combine(directory, scope));
+        if (scope.Length > 0) AtomicFile.Delete(Path.Combine(directory, scope), fsyncDirectory: true);
     }
 
     public void ForgetScope(string scope)
     {
-        if (IsScope(scope)) AtomicFile.Delete(Path.Combine(directory, scope));
+        if (IsScope(scope)) AtomicFile.Delete(Path.Combine(directory, scope), fsyncDirectory: true);
     }
 
     /// <summary>Every recorded scope.</summary>

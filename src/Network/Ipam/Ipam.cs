@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Net;
 
 namespace MiniDocker.Network;
@@ -115,7 +116,7 @@ public sealed class Ipam
     {
         NameRules.ValidateNetworkName(network);
         using FileLock _ = LockIpam();
-        AtomicFile.Delete(StatePath(network));
+        AtomicFile.Delete(StatePath(network), fsyncDirectory: true);
     }
 
     private static void CheckRequested(string network, Subnet subnet, IPAddress gateway, IPAddress requested)

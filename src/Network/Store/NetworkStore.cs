@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Net;
 using System.Text.Json;
 
@@ -153,9 +154,9 @@ public sealed class NetworkStore
         string endpointsDirectory = EndpointsDirectory(name);
         if (Directory.Exists(endpointsDirectory))
             Directory.Delete(endpointsDirectory, recursive: true);
-        AtomicFile.Delete(NetworkPath(name));
+        AtomicFile.Delete(NetworkPath(name), fsyncDirectory: true);
         FailPoint.Check("rm-record");
-        AtomicFile.Delete(RemovingPath(name));
+        AtomicFile.Delete(RemovingPath(name), fsyncDirectory: true);
     }
 
     /// <summary>
@@ -174,7 +175,7 @@ public sealed class NetworkStore
             throw new NetworkException(
                 $"cannot remove network {name}: {attached.Count} container(s) still attached ({string.Join(", ", attached.Select(e => e.ContainerId[..Math.Min(12, e.ContainerId.Length)]))})");
         if (!File.Exists(RemovingPath(name)))
-            AtomicFile.Write(RemovingPath(name), []);
+            AtomicFile.Write(RemovingPath(name), [], fsyncDirectory: true);
         return record;
     }
 
@@ -195,7 +196,7 @@ public sealed class NetworkStore
             else
             {
                 using FileLock _ = LockStore();
-                if (!File.Exists(NetworkPath(name))) AtomicFile.Delete(marker);
+                if (!File.Exists(NetworkPath(name))) AtomicFile.Delete(marker, fsyncDirectory: true);
             }
         }
         return pending;
@@ -243,7 +244,7 @@ public sealed class NetworkStore
         string path = EndpointPath(network, containerId);
         if (!File.Exists(path))
             return false;
-        AtomicFile.Delete(path);
+        AtomicFile.Delete(path, fsyncDirectory: true);
         return true;
     }
 
@@ -316,7 +317,7 @@ public sealed class NetworkStore
         // a network being created has none by definition.
         _ipam.DeleteNetwork(name);
         // The marker of a removal killed after it had deleted the record: that network is gone, this one is new.
-        AtomicFile.Delete(RemovingPath(name));
+        AtomicFile.Delete(RemovingPath(name), fsyncDirectory: true);
         StateJson.Write(path, record, NetworkJson.Default.NetworkRecord);
         return record;
     }

@@ -1,3 +1,4 @@
+using MiniDocker.Linux;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -25,7 +26,7 @@ internal static class StateJson
     {
         try
         {
-            AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo));
+            AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo), fsyncDirectory: true);
         }
         catch (IOException e)
         {
