@@ -78,9 +78,8 @@ public static class Globals
     {
         string root = StateRoot(p);
         var firewall = FirewallOf(p, root);
-        var containers = Path.Combine(root, "containers");
-        return new NetworkManager(root, firewall,
-            id => Directory.Exists(containers) && Directory.EnumerateDirectories(containers, id + "*").Any());
+        var containers = Containers(p);
+        return new NetworkManager(root, firewall, containers.Exists);
     }
 
     /// <summary>The hooks `run` wires in at "created, not yet started".</summary>

@@ -28,6 +28,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     public NetworkRecord Get(string name) => _store.Get(name);
     public IReadOnlyList<EndpointRecord> Endpoints(string? network = null) => _store.Endpoints(network);
 
+    /// <summary>Every endpoint of a state root, read without a manager (no firewall needed): what `ps` shows.</summary>
+    public static IReadOnlyList<EndpointRecord> EndpointsOf(string stateRoot) => new NetworkStore(stateRoot).Endpoints(null);
+
     /// <summary>
     /// `network create`: the record, then the bridge (tagged as ours, with a fixed MAC), then its rules. A failure
     /// undoes exactly what this call made and nothing else: an interface that was there before is never touched.

@@ -160,6 +160,10 @@ public sealed partial class ContainerStore
 
     /// <summary>Every container whose config is readable; a half-made directory (a run killed mid-create) is skipped
     /// here and reported by <see cref="Orphans"/>.</summary>
+    /// <summary>Whether a container with this full id, or id prefix, has a directory (made, running or being removed).</summary>
+    public bool Exists(string idOrPrefix) =>
+        idOrPrefix.Length > 0 && Directory.Exists(ContainersDir) && Directory.EnumerateDirectories(ContainersDir, idOrPrefix + "*").Any();
+
     public IReadOnlyList<Entry> List()
     {
         var result = new List<Entry>();

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
+using MiniDocker.Cli.Templates;
 using MiniDocker.Images;
 using MiniDocker.Runtime;
 
@@ -9,14 +11,14 @@ public static class ImageCommands
 {
     public static Command CreateImages()
     {
-        var command = new Command("images", "List images");
+        var command = new Command("images", "List images") { Format };
         command.SetAction(List);
         return command;
     }
 
     public static Command CreateImage()
     {
-        var ls = new Command("ls", "List images");
+        var ls = new Command("ls", "List images") { Format };
         ls.SetAction(List);
 
         var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)" };
@@ -87,14 +89,19 @@ public static class ImageCommands
 
     private static ImageStore Store(ParseResult p) => new(Globals.StateRoot(p));
 
+    private static readonly Option<string?> Format = new("--format")
+    { Description = "Format output: table, json, table TEMPLATE or a Go TEMPLATE" };
+
     private static int List(ParseResult p)
     {
         var now = DateTimeOffset.UtcNow;
-        var table = new Table("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
-        foreach (var i in Store(p).List().OrderByDescending(i => i.Created))
-            table.Add(i.Repository, i.Tag, i.Id[..12], Lifecycle.Humanize(now - i.Created) + " ago", HumanSize(i.Size));
-        table.Print();
-        return 0;
+        var rows = Store(p).List().OrderByDescending(i => i.Created).Select(i => new JsonObject
+        {
+            ["Repository"] = i.Repository, ["Tag"] = i.Tag, ["ID"] = i.Id[..12], ["Digest"] = "<none>",
+            ["CreatedSince"] = Lifecycle.Humanize(now - i.Created) + " ago", ["CreatedAt"] = i.Created.ToString("yyyy-MM-dd HH:mm:ss zzz"),
+            ["Size"] = HumanSize(i.Size), ["Containers"] = "N/A",
+        }).ToList();
+        return FormatOutput.List(p.GetValue(Format), rows, DockerHeaders.ImageTable, DockerHeaders.Image);
     }
 
     public static string HumanSize(long bytes) => bytes switch

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using MiniDocker.Cli.Templates;
 using MiniDocker.Network;
 
 namespace MiniDocker.Cli.Commands;
@@ -8,6 +10,11 @@ namespace MiniDocker.Cli.Commands;
 public static class NetworkVerbs
 {
     public static IEnumerable<Command> Create() => [CreateNetwork(), CreatePort()];
+
+    private static readonly Dictionary<string, string> NetworkHeaders = new(DockerHeaders.Network)
+    {
+        ["Subnet"] = "SUBNET", ["Gateway"] = "GATEWAY", ["Bridge"] = "BRIDGE", ["Containers"] = "CONTAINERS",
+    };
 
     private static Command CreateNetwork()
     {
@@ -31,28 +38,34 @@ public static class NetworkVerbs
             return 0;
         });
 
-        var ls = new Command("list", "List networks");
+        var lsFormat = new Option<string?>("--format") { Description = "Format output: table, json, table TEMPLATE or a Go TEMPLATE" };
+        var ls = new Command("list", "List networks") { lsFormat };
         ls.Aliases.Add("ls");
         ls.SetAction(p =>
         {
             // Lists what exists: the default network appears once a container has joined it (listing makes nothing).
             var manager = Globals.Networks(p);
             var endpoints = manager.Endpoints();
-            var table = new Table("NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS");
-            foreach (var n in manager.List())
-                table.Add(n.Name, n.Driver, n.Subnet.ToString(), n.Gateway.ToString(), n.Bridge,
-                    endpoints.Count(e => e.Network == n.Name).ToString());
-            table.Print();
-            return 0;
+            var rows = manager.List().Select(n => new JsonObject
+            {
+                ["ID"] = n.Name, ["Name"] = n.Name, ["Driver"] = n.Driver, ["Scope"] = "local", ["IPv6"] = "false",
+                ["Internal"] = "false", ["Labels"] = "", ["CreatedAt"] = n.Created, ["Subnet"] = n.Subnet.ToString(),
+                ["Gateway"] = n.Gateway.ToString(), ["Bridge"] = n.Bridge,
+                ["Containers"] = endpoints.Count(e => e.Network == n.Name).ToString(),
+            }).ToList();
+            // The seed's columns (subnet, gateway, bridge) are what a lab needs; Docker's names come with --format.
+            return FormatOutput.List(p.GetValue(lsFormat), rows,
+                "table {{.Name}}\t{{.Driver}}\t{{.Subnet}}\t{{.Gateway}}\t{{.Bridge}}\t{{.Containers}}", NetworkHeaders);
         });
 
         var names = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
-        var inspect = new Command("inspect", "Show a network as JSON, with its endpoints") { names };
+        var inspectFormat = new Option<string?>("--format", "-f") { Description = "Format output with a Go TEMPLATE, or json" };
+        var inspect = new Command("inspect", "Show a network as JSON, with its endpoints") { names, inspectFormat };
         inspect.SetAction(p =>
         {
             var manager = Globals.Networks(p);
             var containers = Globals.Containers(p).List().ToDictionary(c => c.Config.Id, c => c.Config.Name);
-            using var output = Console.OpenStandardOutput();
+            using var output = new MemoryStream();
             using var w = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true });
             w.WriteStartArray();
             foreach (var n in p.GetValue(names)!)
@@ -87,8 +100,8 @@ public static class NetworkVerbs
             }
             w.WriteEndArray();
             w.Flush();
-            output.WriteByte((byte)'\n');
-            return 0;
+            var objects = JsonNode.Parse(output.ToArray())!.AsArray().Select(n => n!).ToList();
+            return FormatOutput.Inspect(p.GetValue(inspectFormat), objects);
         });
 
         var rmNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };

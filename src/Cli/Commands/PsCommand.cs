@@ -35,7 +35,7 @@ public static class PsCommand
             }
             // As Docker shows them: the host ports a running container holds now ("0.0.0.0:8080->80/tcp"), read from
             // the network store's endpoint records (a stopped container holds none).
-            var ports = new NetworkStore(Globals.StateRoot(p)).Endpoints(null)
+            var ports = NetworkManager.EndpointsOf(Globals.StateRoot(p))
                 .GroupBy(e => e.ContainerId)
                 .ToDictionary(g => g.Key, g => string.Join(", ", g.SelectMany(e => e.Ports)));
             var objects = rows.Select(o => Row(o, ports.GetValueOrDefault(o.Entry.Config.Id, ""), !p.GetValue(noTrunc), now)).ToList();

@@ -50,6 +50,11 @@ public static class RunCommand
     {
         string root = Globals.StateRoot(p);
         var image = new ImageStore(root).Resolve(p.GetValue(Image)!);
+        string networkMode = p.GetValue(Network) ?? "bridge";
+        // Checked here, not only in the network hook: a detached run's hook runs in the monitor, whose stderr is
+        // /dev/null, and the host-mode warning must reach the user.
+        var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip),
+            PortsToPublish(p.GetValue(Publish) ?? [], p.GetValue(PublishAll) ? image.Config.ExposedPorts : []), Console.Error);
         var request = new RunRequest
         {
             Image = p.GetValue(Image)!,
@@ -64,9 +69,9 @@ public static class RunCommand
             Interactive = p.GetValue(Interactive),
             Detach = p.GetValue(Detach),
             AutoRemove = p.GetValue(Remove),
-            NetworkMode = p.GetValue(Network) ?? "bridge",
+            NetworkMode = networkMode,
             Ip = p.GetValue(Ip),
-            Publish = PortsToPublish(p.GetValue(Publish) ?? [], p.GetValue(PublishAll) ? image.Config.ExposedPorts : []),
+            Publish = publish.ToList(),
             Restart = p.GetValue(Restart),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,

@@ -30,9 +30,6 @@ public interface IFirewall
     /// <summary>Deletes exactly the rules tagged for this network.</summary>
     void RemoveNetwork(NetworkRules n);
 
-    /// <summary>DNAT, hairpin masquerade and forward accept per mapping; replaces any older rules of the same container.</summary>
-    void AddContainer(ContainerPorts c);
-
     /// <summary>
     /// Adds the rules of a container that has none yet (a fresh attachment) in one batch, without reading the
     /// ruleset, so its cost does not grow with the number of containers. Throws when our chains or our jump from nat

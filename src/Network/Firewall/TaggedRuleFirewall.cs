@@ -93,9 +93,6 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
     public void RemoveNetwork(NetworkRules n) =>
         Sync(withBase: false, new Dictionary<string, IEnumerable<DesiredRule>> { [NetworkTag(n)] = [] });
 
-    public void AddContainer(ContainerPorts c) =>
-        Sync(withBase: true, new Dictionary<string, IEnumerable<DesiredRule>> { [ContainerTag(c.ContainerId)] = ContainerRules(c) });
-
     public void AppendContainer(ContainerPorts c)
     {
         var rules = ContainerRules(c).ToList();

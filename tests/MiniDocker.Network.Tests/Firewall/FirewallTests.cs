@@ -48,14 +48,14 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public void EnsureNetworkAndAddContainer_WriteTheExpectedRules(string backend)
+    public void EnsureNetworkAndAppendContainer_WriteTheExpectedRules(string backend)
     {
         using var ns = new Netns("mdkfw-");
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
         string id = NewContainerId();
 
         firewall.EnsureNetwork(Network);
-        firewall.AddContainer(Container(id, 2,
+        firewall.AppendContainer(Container(id, 2,
             new PortMapping(null, 8080, 80, "tcp"),
             new PortMapping(IPAddress.Parse("198.51.100.1"), 9090, 80, "tcp"),
             new PortMapping(null, 5353, 53, "udp")));
@@ -134,8 +134,8 @@ public sealed class FirewallTests
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
         string first = NewContainerId(), second = NewContainerId();
         firewall.EnsureNetwork(Network);
-        firewall.AddContainer(Container(first, 2, new PortMapping(null, 8080, 80, "tcp")));
-        firewall.AddContainer(Container(second, 3, new PortMapping(null, 8081, 80, "tcp"), new PortMapping(null, 8082, 81, "tcp")));
+        firewall.AppendContainer(Container(first, 2, new PortMapping(null, 8080, 80, "tcp")));
+        firewall.AppendContainer(Container(second, 3, new PortMapping(null, 8081, 80, "tcp"), new PortMapping(null, 8082, 81, "tcp")));
         List<string> before = Listing(backend, ns);
 
         Assert.Equal(new[] { first[..12], second[..12] }.Order(), firewall.TaggedContainers());
@@ -198,23 +198,6 @@ public sealed class FirewallTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public void AddContainer_ReplacesOlderRulesOfTheSameContainer(string backend)
-    {
-        using var ns = new Netns("mdkfw-");
-        IFirewall firewall = Firewalls.Create(backend, ns.Path);
-        string id = NewContainerId();
-        firewall.AddContainer(Container(id, 2, new PortMapping(null, 8080, 80, "tcp")));
-
-        firewall.AddContainer(Container(id, 4, new PortMapping(null, 9090, 80, "tcp")));
-
-        List<string> rules = Listing(backend, ns);
-        Assert.Equal(3, CountTagged(rules, CtrTag(id)));
-        Assert.DoesNotContain(rules, l => l.Contains("8080"));
-        Assert.Contains(rules, l => l.Contains("9090") && l.Contains($"{Ip(4)}:80"));
-    }
-
-    [Theory]
-    [MemberData(nameof(Backends))]
     public void Reconcile_RestoresDeletedJumpsChainsAndRules_AndIsIdempotent(string backend)
     {
         using var ns = new Netns("mdkfw-");
@@ -222,7 +205,7 @@ public sealed class FirewallTests
         string id = NewContainerId();
         ContainerPorts container = Container(id, 2, new PortMapping(null, 8080, 80, "tcp"));
         firewall.EnsureNetwork(Network);
-        firewall.AddContainer(container);
+        firewall.AppendContainer(container);
         List<string> intact = Listing(backend, ns);
 
         if (backend == "iptables")
@@ -251,7 +234,6 @@ public sealed class FirewallTests
         string fingerprint = Fingerprint(ns);
         firewall.Reconcile([Network], [container]);
         firewall.EnsureNetwork(Network);
-        firewall.AddContainer(container);
         Assert.Equal(fingerprint, Fingerprint(ns));
     }
 
@@ -263,7 +245,7 @@ public sealed class FirewallTests
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
         ContainerPorts container = Container(NewContainerId(), 2, new PortMapping(null, 8080, 80, "tcp"));
         firewall.EnsureNetwork(Network);
-        firewall.AddContainer(container);
+        firewall.AppendContainer(container);
         List<string> intact = Listing(backend, ns);
 
         if (backend == "iptables")
@@ -304,7 +286,7 @@ public sealed class FirewallTests
         firewall.EnsureNetwork(Network);
         Assert.True(firewall.IsHookedIn());
         firewall.AppendContainer(Container(appended, 2, ports));
-        firewall.AddContainer(Container(added, 3, ports with { HostPort = 8081 }));
+        firewall.AppendContainer(Container(added, 3, ports with { HostPort = 8081 }));
         List<string> rules = Listing(backend, ns);
         Assert.Equal(CountTagged(rules, CtrTag(added)), CountTagged(rules, CtrTag(appended)));
         Assert.True(CountTagged(rules, CtrTag(appended)) >= 3);
@@ -371,9 +353,10 @@ public sealed class FirewallTests
     {
         using var ns = new Netns("mdkfw-");
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
+        firewall.EnsureNetwork(Network); // a container's rules go into the chains its network made
         string kept = NewContainerId(), orphan = NewContainerId(), added = NewContainerId();
-        firewall.AddContainer(Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")));
-        firewall.AddContainer(Container(orphan, 3, new PortMapping(null, 8081, 80, "tcp")));
+        firewall.AppendContainer(Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")));
+        firewall.AppendContainer(Container(orphan, 3, new PortMapping(null, 8081, 80, "tcp")));
 
         firewall.Reconcile([Network], [Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")),
             Container(added, 4, new PortMapping(null, 8082, 80, "udp"))], removeUnlistedContainers: true);
@@ -387,9 +370,10 @@ public sealed class FirewallTests
     {
         using var ns = new Netns("mdkfw-");
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
+        firewall.EnsureNetwork(Network); // a container's rules go into the chains its network made
         string kept = NewContainerId(), orphan = NewContainerId();
-        firewall.AddContainer(Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")));
-        firewall.AddContainer(Container(orphan, 3, new PortMapping(null, 8081, 80, "tcp")));
+        firewall.AppendContainer(Container(kept, 2, new PortMapping(null, 8080, 80, "tcp")));
+        firewall.AppendContainer(Container(orphan, 3, new PortMapping(null, 8081, 80, "tcp")));
 
         firewall.Reconcile([Network], [Container(kept, 2, new PortMapping(null, 8080, 80, "tcp"))]);
 
@@ -407,13 +391,13 @@ public sealed class FirewallTests
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
 
         Assert.Equal($"container {new string('a', 64)}: mapping 0.0.0.0:0->80/tcp needs host and container ports 1-65535 (allocate host ports first)",
-            Assert.Throws<NetworkException>(() => firewall.AddContainer(Container(new string('a', 64), 2, new PortMapping(null, 0, 80, "tcp")))).Message);
+            Assert.Throws<NetworkException>(() => firewall.AppendContainer(Container(new string('a', 64), 2, new PortMapping(null, 0, 80, "tcp")))).Message);
         Assert.StartsWith("invalid container id 'x\"; drop'",
-            Assert.Throws<NetworkException>(() => firewall.AddContainer(Container("x\"; drop", 2, new PortMapping(null, 80, 80, "tcp")))).Message);
+            Assert.Throws<NetworkException>(() => firewall.AppendContainer(Container("x\"; drop", 2, new PortMapping(null, 80, 80, "tcp")))).Message);
         Assert.StartsWith("invalid bridge name 'br 0'",
             Assert.Throws<NetworkException>(() => firewall.EnsureNetwork(Network with { Bridge = "br 0" })).Message);
         Assert.StartsWith("unknown protocol 'sctp'",
-            Assert.Throws<NetworkException>(() => firewall.AddContainer(Container(NewContainerId(), 2, new PortMapping(null, 80, 80, "sctp")))).Message);
+            Assert.Throws<NetworkException>(() => firewall.AppendContainer(Container(NewContainerId(), 2, new PortMapping(null, 80, 80, "sctp")))).Message);
 
         Assert.DoesNotContain(Listing(backend, ns), l => l.Contains("minidocker"));
     }
@@ -442,7 +426,7 @@ public sealed class FirewallTests
 
     /// <summary>
     /// Real packets: namespace "host" with the bridge and the firewall, "ctr" behind a veth on the bridge running
-    /// busybox httpd on port 80, and "client" joined to "host" by a veth on 198.51.100.0/30. After AddContainer
+    /// busybox httpd on port 80, and "client" joined to "host" by a veth on 198.51.100.0/30. After AppendContainer
     /// with 8080->80 the client gets the page via 198.51.100.1:8080, and so does the host itself via 127.0.0.1:8080
     /// (route_localnet + the local-source masquerade); after RemoveContainer both are refused again.
     /// </summary>
@@ -494,7 +478,7 @@ public sealed class FirewallTests
             IFirewall firewall = Firewalls.Create(backend, host.Path);
             string id = NewContainerId();
             firewall.EnsureNetwork(Network);
-            firewall.AddContainer(Container(id, 2, new PortMapping(null, 8080, 80, "tcp")));
+            firewall.AppendContainer(Container(id, 2, new PortMapping(null, 8080, 80, "tcp")));
 
             Assert.Equal(marker, Fetch(client, "http://198.51.100.1:8080/").Output);
             Assert.Equal(marker, Fetch(host, "http://127.0.0.1:8080/").Output);
