@@ -1,7 +1,7 @@
-using MiniDocker.Linux;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Netlink;
 

@@ -1,6 +1,6 @@
-using MiniDocker.Linux;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Netlink;
 

@@ -1,8 +1,8 @@
-using MiniDocker.Linux;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Netlink;
 

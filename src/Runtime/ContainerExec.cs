@@ -1,6 +1,6 @@
 using System.Text.Json;
-using MiniDocker.Runtime.Init;
 using MiniDocker.Linux;
+using MiniDocker.Runtime.Init;
 using MiniDocker.Runtime.Native;
 using static MiniDocker.Linux.Libc;
 

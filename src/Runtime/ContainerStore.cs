@@ -208,7 +208,7 @@ public sealed partial class ContainerStore
         try
         {
             return new DirectoryInfo(dir).EnumerateFiles("*", new EnumerationOptions
-                { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true }).Sum(f => f.Length);
+            { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true }).Sum(f => f.Length);
         }
         catch (IOException) { return 0; }
     }

@@ -1,5 +1,5 @@
-using MiniDocker.Linux;
 using System.Runtime.InteropServices;
+using MiniDocker.Linux;
 using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime;
@@ -47,7 +47,10 @@ public static class Foreground
 
     private static int SignalNumber(PosixSignal s) => s switch
     {
-        PosixSignal.SIGINT => 2, PosixSignal.SIGTERM => 15, PosixSignal.SIGHUP => 1, PosixSignal.SIGQUIT => 3,
+        PosixSignal.SIGINT => 2,
+        PosixSignal.SIGTERM => 15,
+        PosixSignal.SIGHUP => 1,
+        PosixSignal.SIGQUIT => 3,
         _ => (int)s,
     };
 }

@@ -60,7 +60,12 @@ public sealed class LinuxConstantsTests
 
     private static long ToInt64(object value) => value switch
     {
-        int i => i, long l => l, short s => s, byte b => b, uint u => u, ulong ul => (long)ul,
+        int i => i,
+        long l => l,
+        short s => s,
+        byte b => b,
+        uint u => u,
+        ulong ul => (long)ul,
         // Tmds.LibC's own integer structs (ulong_t, mode_t...) convert explicitly.
         _ => Convert.ToInt64(value.GetType().GetMethods(BindingFlags.Public | BindingFlags.Static)
                  .First(m => m.Name is "op_Explicit" or "op_Implicit" && m.ReturnType.IsPrimitive && m.GetParameters()[0].ParameterType == value.GetType())

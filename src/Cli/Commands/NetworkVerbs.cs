@@ -148,8 +148,8 @@ public static class NetworkVerbs
         {
             var id = Globals.Containers(p).Find(p.GetValue(container)!).Config.Id;
             foreach (var e in Globals.Networks(p).Endpoints().Where(e => e.ContainerId == id))
-            foreach (var m in e.Ports)
-                Console.WriteLine($"{m.ContainerPort}/{m.Protocol} -> {m.HostIp?.ToString() ?? "0.0.0.0"}:{m.HostPort}");
+                foreach (var m in e.Ports)
+                    Console.WriteLine($"{m.ContainerPort}/{m.Protocol} -> {m.HostIp?.ToString() ?? "0.0.0.0"}:{m.HostPort}");
             return 0;
         });
         return port;

@@ -104,7 +104,7 @@ public static class FormatOutput
         {
             using var ms = new MemoryStream();
             using (var writer = new Utf8JsonWriter(ms, new JsonWriterOptions
-                   { Indented = true, IndentSize = 4, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            { Indented = true, IndentSize = 4, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 writer.WriteStartArray();
                 foreach (var o in objects) o.WriteTo(writer);

@@ -100,13 +100,13 @@ internal static class Functions
                     item = o.TryGetPropertyValue(key, out var child) ? Values.FromNode(child) : null;
                     break;
                 case string s:
-                {
-                    var bytes = Encoding.UTF8.GetBytes(s);
-                    long i = IndexValue(index, "string");
-                    if (i < 0 || i >= bytes.Length) throw new FunctionException($"index out of range: {i}");
-                    item = (long)bytes[i];
-                    break;
-                }
+                    {
+                        var bytes = Encoding.UTF8.GetBytes(s);
+                        long i = IndexValue(index, "string");
+                        if (i < 0 || i >= bytes.Length) throw new FunctionException($"index out of range: {i}");
+                        item = (long)bytes[i];
+                        break;
+                    }
                 case null:
                     throw new FunctionException("index of untyped nil");
                 default:

@@ -132,48 +132,48 @@ internal static class Lexer
                         continue;
                     case '"':
                     case '\'':
-                    {
-                        pos++;
-                        while (true)
                         {
-                            if (pos >= input.Length || input[pos] == '\n')
-                                return Fail(tokens, c == '"' ? "unterminated quoted string" : "unterminated character constant", start, line);
-                            char q = input[pos++];
-                            if (q == '\\')
+                            pos++;
+                            while (true)
                             {
                                 if (pos >= input.Length || input[pos] == '\n')
                                     return Fail(tokens, c == '"' ? "unterminated quoted string" : "unterminated character constant", start, line);
-                                pos++;
+                                char q = input[pos++];
+                                if (q == '\\')
+                                {
+                                    if (pos >= input.Length || input[pos] == '\n')
+                                        return Fail(tokens, c == '"' ? "unterminated quoted string" : "unterminated character constant", start, line);
+                                    pos++;
+                                }
+                                else if (q == c) break;
                             }
-                            else if (q == c) break;
+                            Emit(c == '"' ? TokenKind.String : TokenKind.CharConstant, start, pos);
+                            continue;
                         }
-                        Emit(c == '"' ? TokenKind.String : TokenKind.CharConstant, start, pos);
-                        continue;
-                    }
                     case '`':
-                    {
-                        int close = input.IndexOf('`', pos + 1);
-                        if (close < 0) return Fail(tokens, "unterminated raw quoted string", start, line);
-                        pos = close + 1;
-                        Emit(TokenKind.RawString, start, pos);
-                        continue;
-                    }
+                        {
+                            int close = input.IndexOf('`', pos + 1);
+                            if (close < 0) return Fail(tokens, "unterminated raw quoted string", start, line);
+                            pos = close + 1;
+                            Emit(TokenKind.RawString, start, pos);
+                            continue;
+                        }
                     case '$':
-                    {
-                        pos++;
-                        while (pos < input.Length && IsAlphaNumeric(input[pos])) pos++;
-                        if (!AtTerminator(input, pos)) return Fail(tokens, $"bad character {GoText.CharName(input[pos])}", pos, line);
-                        Emit(TokenKind.Variable, start, pos);
-                        continue;
-                    }
+                        {
+                            pos++;
+                            while (pos < input.Length && IsAlphaNumeric(input[pos])) pos++;
+                            if (!AtTerminator(input, pos)) return Fail(tokens, $"bad character {GoText.CharName(input[pos])}", pos, line);
+                            Emit(TokenKind.Variable, start, pos);
+                            continue;
+                        }
                     case '.' when pos + 1 >= input.Length || !char.IsAsciiDigit(input[pos + 1]):
-                    {
-                        pos++;
-                        while (pos < input.Length && IsAlphaNumeric(input[pos])) pos++;
-                        if (!AtTerminator(input, pos)) return Fail(tokens, $"bad character {GoText.CharName(input[pos])}", pos, line);
-                        Emit(pos == start + 1 ? TokenKind.Dot : TokenKind.Field, start, pos);
-                        continue;
-                    }
+                        {
+                            pos++;
+                            while (pos < input.Length && IsAlphaNumeric(input[pos])) pos++;
+                            if (!AtTerminator(input, pos)) return Fail(tokens, $"bad character {GoText.CharName(input[pos])}", pos, line);
+                            Emit(pos == start + 1 ? TokenKind.Dot : TokenKind.Field, start, pos);
+                            continue;
+                        }
                 }
                 if (c is '+' or '-' or '.' || char.IsAsciiDigit(c))
                 {

@@ -1,5 +1,5 @@
-using MiniDocker.Linux;
 using System.Net;
+using MiniDocker.Linux;
 using MiniDocker.Netlink;
 
 namespace MiniDocker.Network;

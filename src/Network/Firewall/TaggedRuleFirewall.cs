@@ -1,5 +1,5 @@
-using MiniDocker.Linux;
 using System.Text.RegularExpressions;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Network;
 

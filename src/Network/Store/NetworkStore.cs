@@ -1,6 +1,6 @@
-using MiniDocker.Linux;
 using System.Net;
 using System.Text.Json;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Network;
 

@@ -1,6 +1,6 @@
-using MiniDocker.Linux;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Network;
 

@@ -1,6 +1,6 @@
-using MiniDocker.Linux;
 using System.Runtime.InteropServices;
 using System.Text;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Runtime.Native;
 
