@@ -172,7 +172,7 @@ public sealed class IpamTests : IDisposable
     /// hole quickly; the next call must report the network full.
     /// </summary>
     [Fact]
-    public void Allocate_NearlyFullSlashSixteenIsFastAndExact()
+    public void Allocate_NearlyFullSlashSixteenFindsTheOneHole()
     {
         (Subnet subnet, IPAddress gateway) = Net("10.40.0.0/16");
         var hole = IPAddress.Parse("10.40.0.9");
@@ -188,12 +188,10 @@ public sealed class IpamTests : IDisposable
         var state = new IpamState { Subnet = subnet, Gateway = gateway, LastOffset = subnet.Size - 3, Allocations = allocations };
         File.WriteAllBytes(Path.Combine(directory, "big.json"), JsonSerializer.SerializeToUtf8Bytes(state, NetworkJson.Default.IpamState));
 
-        var watch = Stopwatch.StartNew();
+        // Speed is bench/'s business (no timing assertion here): this checks the one hole is found.
         IPAddress given = _ipam.Allocate("big", subnet, gateway, "newcomer", null);
-        watch.Stop();
 
         Assert.Equal(hole, given);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"allocation in a full /16 took {watch.Elapsed}");
         Assert.Equal(65533, _ipam.Allocations("big").Count);
         Assert.Equal("no free address in network big (10.40.0.0/16)",
             Assert.Throws<NetworkException>(() => _ipam.Allocate("big", subnet, gateway, "late", null)).Message);
