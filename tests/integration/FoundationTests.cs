@@ -111,10 +111,14 @@ public sealed class FoundationTests : IDisposable
         Assert.DoesNotContain("ran", r.Stdout);
         Assert.DoesNotContain(Name("mask"), _md.Run("ps", "-a").Stdout);
 
-        // Without the fail point the masks are in place: /proc/kcore reads as empty, /proc/sys is read-only.
+        // Without the fail point the masks are in place: /proc/keys reads as empty (the host's has lines), /proc/acpi
+        // is an empty read-only tmpfs, /proc/sys is read-only. (This kernel has no /proc/kcore.)
         var masked = _md.Run("run", "--rm", "--net", "none", "busybox", "sh", "-c",
-            "wc -c < /proc/kcore; echo 1 > /proc/sys/kernel/domainname && echo WROTE");
-        Assert.Equal("0", masked.Stdout.Split('\n')[0].Trim());
+            "wc -c < /proc/keys; ls /proc/acpi | wc -l; grep ' /proc/acpi ' /proc/mounts; echo 1 > /proc/sys/kernel/domainname && echo WROTE");
+        Assert.True(masked.ExitCode == 0, masked.ToString());
+        var lines = masked.Stdout.Split('\n');
+        Assert.Equal(("0", "0"), (lines[0].Trim(), lines[1].Trim()));
+        Assert.StartsWith("tmpfs /proc/acpi tmpfs ro", lines[2]);
         Assert.DoesNotContain("WROTE", masked.Stdout);
     }
 

@@ -32,6 +32,10 @@ internal static class StateJson
         {
             throw new NetworkException($"cannot write {path}: {Reason(e)}", e);
         }
+        catch (SyscallException e)
+        {
+            throw new NetworkException($"cannot write {path}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage((int)e.Errno)}", e);
+        }
     }
 
     /// <summary>.NET's IOException text for an errno is "REASON : 'PATH'"; the path is named by the caller already.</summary>
