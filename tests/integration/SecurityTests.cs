@@ -21,12 +21,12 @@ public sealed class SecurityTests : IDisposable
     public void With_the_defaults_root_in_a_container_cannot_mount_configure_the_network_load_modules_reboot_or_set_the_clock()
     {
         var r = RunRm("busybox", "sh", "-c",
-            "mount -t tmpfs t /mnt 2>/dev/null && echo MOUNTED; " +
+            "mkdir -p /mnt; mount -t tmpfs t /mnt 2>/dev/null && echo MOUNTED; " +
             "ip link set lo down 2>/dev/null && echo NETADMIN; " +
             "echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo PROCSYS; " +
             "echo h > /proc/sysrq-trigger 2>/dev/null && echo SYSRQ; " +
             "[ -s /proc/kcore ] && echo KCORE; " +
-            "date -s 2001-01-01 >/dev/null 2>&1 && echo CLOCK; " +
+            "date -s 2001-01-01 2>&1 | grep -q 'not permitted' || echo CLOCK; " +
             "insmod /nonexistent.ko 2>&1 | grep -q 'not permitted' || echo MODULE; " +
             "grep CapBnd /proc/self/status; echo done");
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -47,7 +47,7 @@ public sealed class SecurityTests : IDisposable
         Assert.Contains("CapBnd:\t0000000000000000", none.Stdout);
 
         var privileged = RunRm("--privileged", "busybox", "sh", "-c",
-            "mount -t tmpfs t /mnt && echo MOUNTED; [ -d /proc/acpi ] && ls /proc/acpi >/dev/null && echo UNMASKED; grep CapBnd /proc/self/status");
+            "mkdir -p /mnt; mount -t tmpfs t /mnt && echo MOUNTED; [ -d /proc/acpi ] && ls /proc/acpi >/dev/null && echo UNMASKED; grep CapBnd /proc/self/status");
         Assert.Contains("MOUNTED", privileged.Stdout);
         Assert.DoesNotContain("CapBnd:\t00000000a80425fb", privileged.Stdout);
 
@@ -60,7 +60,7 @@ public sealed class SecurityTests : IDisposable
     public void User_group_add_and_no_new_privileges_apply_to_the_program_and_to_exec()
     {
         var id = RunRm("-u", "1000:1000", "--group-add", "10", "busybox", "id");
-        Assert.Matches(@"^uid=1000 gid=1000 groups=1000,10(\(\w+\))?\n$", id.Stdout);
+        Assert.Matches(@"^uid=1000 gid=1000 groups=(1000,10|10,1000)\n$", id.Stdout.Replace("(wheel)", ""));
         var nnp = RunRm("--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status");
         Assert.Contains("NoNewPrivs:\t1", nnp.Stdout);
         Assert.Contains("NoNewPrivs:\t0", RunRm("busybox", "grep", "NoNewPrivs", "/proc/self/status").Stdout);
