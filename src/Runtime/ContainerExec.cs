@@ -19,6 +19,10 @@ public sealed class ExecSpec
     public string? User { get; set; }
     public int? Pty { get; set; }
     public bool Interactive { get; set; }
+    /// <summary>The container's: an exec gets no more than the container's program got.</summary>
+    public List<string> Capabilities { get; set; } = new();
+    public bool NoNewPrivileges { get; set; }
+    public List<string> GroupAdd { get; set; } = new();
 }
 
 /// <summary>
@@ -36,8 +40,11 @@ public static class ContainerExec
             Args = request.Command.ToList(),
             Env = ContainerConfigFactory.BuildEnv(config.Env, userEnv, config.Hostname, request.Tty),
             WorkingDir = request.WorkingDir ?? (config.WorkingDir.Length > 0 ? config.WorkingDir : "/"),
-            User = request.User,
+            User = request.User ?? config.User,
+            GroupAdd = request.User is null ? config.GroupAdd : [],
             Interactive = request.Interactive,
+            Capabilities = config.EffectiveCapabilities.ToList(),
+            NoNewPrivileges = config.NoNewPrivileges,
         };
         if (!spec.WorkingDir.StartsWith('/'))
             throw new ContainerException($"the working directory '{spec.WorkingDir}' is invalid, it needs to be an absolute path", 1);
@@ -99,7 +106,13 @@ public static class ContainerExec
         {
             (reportFd, SyncFds.InitReportFd), (commandFd, SyncFds.InitCommandFd), (container.PidFd, ExecInit.ContainerPidFd),
         };
-        return Spawn.InNamespaces(() => Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}"),
-            path, argv, fdMap, "exec: cannot enter the container");
+        return Spawn.InNamespaces(() =>
+        {
+            Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}");
+            // A mount namespace of this thread's own for the read-only executable; exec's init enters the
+            // container's after the exec.
+            Check(unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)");
+            ExecutableGuard.MakeReadOnly(path);
+        }, path, argv, fdMap, "exec: cannot enter the container");
     }
 }

@@ -108,8 +108,11 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         if (stdio.In is int i) fdMap.Add((i, 0));
         if (stdio.Out is int o) fdMap.Add((o, 1));
         if (stdio.Err is int e) fdMap.Add((e, 2));
-        return Spawn.InNamespaces(() => Check(unshare(flags), "unshare"), path, argv, fdMap,
-            "cannot create the container's namespaces");
+        return Spawn.InNamespaces(() =>
+        {
+            Check(unshare(flags), "unshare");
+            ExecutableGuard.MakeReadOnly(path);
+        }, path, argv, fdMap, "cannot create the container's namespaces");
     }
 
     private static void ExpectMounted(SyncChannel channel, int pid)

@@ -21,6 +21,13 @@ public sealed record RunRequest
     public List<string> Publish { get; init; } = new();
     /// <summary>`--restart`: no, on-failure[:N] or always.</summary>
     public string? Restart { get; init; }
+    public List<string> CapAdd { get; init; } = new();
+    public List<string> CapDrop { get; init; } = new();
+    public bool Privileged { get; init; }
+    /// <summary>--security-opt values this layer understands (no-new-privileges[:true|false]).</summary>
+    public List<string> SecurityOpts { get; init; } = new();
+    public string? User { get; init; }
+    public List<string> GroupAdd { get; init; } = new();
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -80,7 +87,26 @@ public static partial class ContainerConfigFactory
             Publish = request.Publish,
             RestartPolicy = restart,
             Created = DateTimeOffset.UtcNow,
+            Capabilities = Capabilities.Resolve(request.CapAdd, request.CapDrop, request.Privileged),
+            Privileged = request.Privileged,
+            NoNewPrivileges = NoNewPrivileges(request.SecurityOpts),
+            User = string.IsNullOrEmpty(request.User) ? null : request.User,
+            GroupAdd = request.GroupAdd,
         };
+    }
+
+    /// <summary>Docker's spellings: no-new-privileges, no-new-privileges:true|false (also with '=').</summary>
+    private static bool NoNewPrivileges(IEnumerable<string> options)
+    {
+        bool on = false;
+        foreach (var option in options)
+        {
+            var kv = option.Split([':', '='], 2);
+            if (kv[0] != "no-new-privileges") continue; // other options belong to other layers (seccomp)
+            on = kv.Length == 1 || (bool.TryParse(kv[1], out bool v)
+                ? v : throw new ContainerException($"invalid --security-opt {option}: use no-new-privileges[:true|false]"));
+        }
+        return on;
     }
 
     /// <summary>--env-file first, then -e, in order; `-e NAME` without a value takes the host's NAME if it is set.</summary>

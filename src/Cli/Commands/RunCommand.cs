@@ -24,6 +24,14 @@ public static class RunCommand
     private static readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish every port the image exposes on a free host port" };
     private static readonly Option<string?> Restart = new("--restart")
     { Description = "Restart policy of a detached container: no, on-failure[:max-retries] or always" };
+    private static readonly Option<string[]> CapAdd = new("--cap-add") { Description = "Add Linux capabilities (NET_ADMIN, ALL...)" };
+    private static readonly Option<string[]> CapDrop = new("--cap-drop") { Description = "Drop Linux capabilities" };
+    private static readonly Option<bool> Privileged = new("--privileged")
+    { Description = "Give extended privileges: every capability, unmasked /proc, writable /sys" };
+    private static readonly Option<string[]> SecurityOpt = new("--security-opt")
+    { Description = "Security options: no-new-privileges[:true|false], seccomp=FILE|unconfined" };
+    private static readonly Option<string?> User = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
+    private static readonly Option<string[]> GroupAdd = new("--group-add") { Description = "Add additional groups to join" };
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -32,7 +40,7 @@ public static class RunCommand
         var command = new Command("run", "Create and run a new container from an image")
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
-            Restart, Image, CommandArgs,
+            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Image, CommandArgs,
         };
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
@@ -73,6 +81,12 @@ public static class RunCommand
             Ip = p.GetValue(Ip),
             Publish = publish.ToList(),
             Restart = p.GetValue(Restart),
+            CapAdd = (p.GetValue(CapAdd) ?? []).ToList(),
+            CapDrop = (p.GetValue(CapDrop) ?? []).ToList(),
+            Privileged = p.GetValue(Privileged),
+            SecurityOpts = (p.GetValue(SecurityOpt) ?? []).ToList(),
+            User = p.GetValue(User),
+            GroupAdd = (p.GetValue(GroupAdd) ?? []).ToList(),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);

@@ -62,7 +62,9 @@ public static class ContainerInit
         Check(chdir(cwd), "chdir", cwd);
 
         string program = ResolveExecutable(config.Args[0], config.Env);
-        DropCapabilities();
+        var user = config.User is null && config.GroupAdd.Count == 0 ? null
+            : UserSpec.Resolve(config.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"), config.GroupAdd);
+        DropPrivileges(config.EffectiveCapabilities, config.NoNewPrivileges, user);
         return ExecProgram(program, config.Args, config.Env, channel);
     }
 
@@ -137,20 +139,19 @@ public static class ContainerInit
         throw new ContainerException($"exec: \"{name}\": executable file not found in $PATH", ExitCodes.NotFound);
     }
 
-    /// <summary>Docker's default capability set; everything else leaves the bounding set, so root in the container
-    /// cannot load modules, change the clock, use raw I/O, trace host processes or remount.</summary>
-    private static readonly int[] DefaultCapabilities = [0 /*CHOWN*/, 1 /*DAC_OVERRIDE*/, 3 /*FOWNER*/, 4 /*FSETID*/,
-        5 /*KILL*/, 6 /*SETGID*/, 7 /*SETUID*/, 8 /*SETPCAP*/, 10 /*NET_BIND_SERVICE*/, 13 /*NET_RAW*/,
-        18 /*SYS_CHROOT*/, 27 /*MKNOD*/, 29 /*AUDIT_WRITE*/, 31 /*SETFCAP*/];
-
-    internal static void DropCapabilities()
+    /// <summary>The last steps before execve, in this order: the bounding set (a later setuid could not trim it), then
+    /// no_new_privs, then the identity (setgroups/setresgid/setresuid need CAP_SETGID/SETUID, still held).</summary>
+    internal static void DropPrivileges(IReadOnlyList<string> capabilities, bool noNewPrivileges, ContainerUser? user)
     {
+        var keep = capabilities.Select(Capabilities.Number).ToHashSet();
         int last = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim());
         // For uid 0, execve sets permitted = bounding set (the inheritable set is empty), so trimming the bounding
-        // set is what limits the program.
+        // set is what limits the program; a non-root user gets no capabilities at execve anyway.
         for (int cap = 0; cap <= last; cap++)
-            if (Array.IndexOf(DefaultCapabilities, cap) < 0)
+            if (!keep.Contains(cap))
                 Check(prctl(PR_CAPBSET_DROP, (nuint)cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)", cap.ToString());
+        if (noNewPrivileges) Check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+        user?.Apply();
     }
 
     private static unsafe void ResetSignals()

@@ -29,13 +29,12 @@ public static class ExecInit
             Check(setns(ContainerPidFd, CLONE_NEWNS), "setns(mnt)", "the container's mount namespace");
             close(ContainerPidFd);
 
-            var user = UserSpec.Resolve(spec.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"));
+            var user = UserSpec.Resolve(spec.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"), spec.GroupAdd);
             ContainerInit.AttachStdio(spec.Pty, spec.Interactive);
             if (chdir(spec.WorkingDir) == -1)
                 throw new ContainerException($"chdir to cwd (\"{spec.WorkingDir}\") failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(LastErrno).ToLowerInvariant()}", ExitCodes.CannotExecute);
             string program = ContainerInit.ResolveExecutable(spec.Args[0], spec.Env);
-            ContainerInit.DropCapabilities();
-            user.Apply();
+            ContainerInit.DropPrivileges(spec.Capabilities, spec.NoNewPrivileges, user);
             return ContainerInit.ExecProgram(program, spec.Args, spec.Env, channel);
         }
         catch (Exception e)

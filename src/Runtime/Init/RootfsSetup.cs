@@ -23,14 +23,15 @@ internal static class RootfsSetup
         Check(mount("overlay", root, "overlay", 0, overlayOptions), "mount(overlay)", root);
 
         MountInto(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
-        MountInto(root, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, null);
+        // Read-only unless --privileged (Docker): a writable /sys reconfigures host devices.
+        MountInto(root, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | (config.Privileged ? 0 : MS_RDONLY), null);
         MountInto(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
         PopulateDev(Path.Combine(root, "dev"));
         foreach (var name in new[] { "hosts", "hostname", "resolv.conf" })
             BindFile(Path.Combine(containerDir, name), root, Path.Combine("etc", name));
 
         PivotRoot(root);
-        MaskKernelPaths();
+        if (!config.Privileged) MaskKernelPaths();
     }
 
     /// <summary>

@@ -20,6 +20,17 @@ public sealed record ContainerUser(uint Uid, uint Gid, IReadOnlyList<uint> Group
 /// numbers need no entry (a uid without one gets gid 0), names must have one.</summary>
 public static class UserSpec
 {
+    public static ContainerUser Resolve(string? spec, string passwd, string group, IReadOnlyList<string> groupAdd)
+    {
+        var user = Resolve(spec, passwd, group);
+        if (groupAdd.Count == 0) return user;
+        var groups = Entries(group).Where(f => f.Length >= 3).ToList();
+        var extra = groupAdd.Select(g => uint.TryParse(g, out uint gid) ? gid
+            : groups.FirstOrDefault(f => f[0] == g) is { } named ? ParseId(named[2], "group")
+            : throw new ContainerException($"unable to find group {g}: no matching entries in group file", ExitCodes.CannotExecute));
+        return user with { Groups = user.Groups.Concat(extra).Distinct().ToList() };
+    }
+
     public static ContainerUser Resolve(string? spec, string passwd, string group)
     {
         string userPart = spec ?? "", groupPart = "";
