@@ -55,10 +55,19 @@ public sealed partial class ContainerStore
             throw new ContainerException($"the container name \"{config.Name}\" is already in use by container " +
                 $"\"{existing.First(c => c.Config.Name == config.Name).Config.ShortId}\"");
         string dir = DirectoryOf(config.Id);
-        Directory.CreateDirectory(dir);
-        foreach (var sub in new[] { "upper", "work", "merged" }) Directory.CreateDirectory(Path.Combine(dir, sub));
-        AtomicFile.Write(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync, mode: 0b110_000_000);
-        SaveState(config.Id, new ContainerState { Status = ContainerStatus.Created });
+        try
+        {
+            Directory.CreateDirectory(dir);
+            foreach (var sub in new[] { "upper", "work", "merged" }) Directory.CreateDirectory(Path.Combine(dir, sub));
+            AtomicFile.Write(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync, mode: 0b110_000_000);
+            SaveState(config.Id, new ContainerState { Status = ContainerStatus.Created });
+        }
+        catch (Exception e) when (e is IOException or SyscallException)
+        {
+            // A full disk (or quota) while creating: no half-made container stays behind for ps and prune to trip on.
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            throw new ContainerException($"cannot create the container's state in {dir}: {Reason(e)}", inner: e);
+        }
     }
 
     public void SaveState(string id, ContainerState state) =>
@@ -130,7 +139,10 @@ public sealed partial class ContainerStore
         finally { close(fd); }
     }
 
-    private static ContainerException NoSuch(string reference) => new($"no such container: {reference}", 1);
+    private static NoSuchContainerException NoSuch(string reference) => new(reference);
+
+    private static string Reason(Exception e) => e is SyscallException s
+        ? System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage((int)s.Errno) : e.Message;
 
     /// <summary>`rename`: the new name is checked for uniqueness under the store lock, like <see cref="Create"/>.</summary>
     public void Rename(string id, string newName)

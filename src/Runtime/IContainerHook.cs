@@ -21,5 +21,6 @@ public sealed record ContainerContext(ContainerConfig Config, string Directory, 
     /// <summary>Files bind-mounted at /etc/hosts and /etc/resolv.conf: rewrite them in place (same inode), never
     /// by rename, or the container keeps seeing the old file.</summary>
     public string HostsPath => Path.Combine(Directory, "hosts");
+    public string HostnamePath => Path.Combine(Directory, "hostname");
     public string ResolvConfPath => Path.Combine(Directory, "resolv.conf");
 }

@@ -198,6 +198,24 @@ public sealed class FoundationTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_of_an_ambiguous_prefix_says_so_and_of_a_missing_one_says_no_such_object()
+    {
+        var firstChars = new Dictionary<char, string>();
+        string? ambiguous = null;
+        for (int i = 0; i < 17 && ambiguous is null; i++)
+        {
+            string id = _md.Run("run", "--net", "none", "busybox", "true").Stdout.Trim();
+            id = _md.Run("ps", "-aq", "--no-trunc").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .First(x => !firstChars.ContainsValue(x));
+            if (firstChars.ContainsKey(id[0])) ambiguous = id[..1];
+            else firstChars[id[0]] = id;
+        }
+        Assert.NotNull(ambiguous);
+        AssertOneLineError(_md.Run("inspect", ambiguous!), 1, $"multiple containers match \"{ambiguous}\"");
+        AssertOneLineError(_md.Run("inspect", "zz-no-such-" + _tag), 1, "no such object: zz-no-such-");
+    }
+
+    [Fact]
     public void A_container_whose_image_content_vanished_says_so_at_start_instead_of_a_netns_error()
     {
         var run = _md.Run("run", "--name", Name("gone"), "busybox", "true");
@@ -259,5 +277,70 @@ public sealed class FoundationTests : IDisposable
             try { return http.GetStringAsync(url).GetAwaiter().GetResult(); }
             catch (Exception) when (i < 30) { Thread.Sleep(100); }
         }
+    }
+}
+
+/// <summary>The state root on a full disk (a small tmpfs): one-line errors, nothing half-made, and all works again
+/// once space is freed.</summary>
+public sealed class FullDiskTests : IDisposable
+{
+    private readonly string _mount = Path.Combine(Path.GetTempPath(), "mdk-full-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _filler;
+
+    public FullDiskTests()
+    {
+        Directory.CreateDirectory(_mount);
+        global::MiniDocker.IntegrationTests.Sh.Run("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", _mount);
+        _filler = Path.Combine(_mount, "filler");
+    }
+
+    public void Dispose()
+    {
+        global::MiniDocker.IntegrationTests.Sh.Try("umount", "-l", _mount);
+        Directory.Delete(_mount, recursive: true);
+    }
+
+    private Result Md(params string[] args)
+    {
+        var psi = new ProcessStartInfo(MiniDocker.Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--root", Path.Combine(_mount, "root") }.Concat(args)) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout.Result, stderr);
+    }
+
+    private void Fill()
+    {
+        using var f = new FileStream(_filler, FileMode.Create);
+        var block = new byte[64 * 1024];
+        try { while (true) f.Write(block); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void Run_and_rm_on_a_full_disk_fail_in_one_line_leave_nothing_and_work_once_space_is_freed()
+    {
+        Assert.Equal(0, Md("image", "import", "-c", "CMD [\"sh\"]", MiniDocker.BusyboxTar, "busybox").ExitCode);
+        var detached = Md("run", "-d", "--net", "none", "--name", "keep", "busybox", "sleep", "300");
+        Assert.True(detached.ExitCode == 0, detached.ToString());
+        Fill();
+
+        var run = Md("run", "--rm", "--net", "none", "busybox", "true");
+        Assert.Equal(125, run.ExitCode);
+        Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("No space left on device", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+        Assert.Equal(["keep"], Md("ps", "-a", "--format", "{{.Names}}").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        var rm = Md("rm", "-f", "keep");
+        Assert.DoesNotContain("   at ", rm.Stderr);
+        Assert.True(rm.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 1, rm.ToString());
+
+        File.Delete(_filler);
+        if (rm.ExitCode != 0) Assert.Equal(0, Md("rm", "-f", "keep").ExitCode);
+        Assert.Empty(Md("ps", "-aq").Stdout.Trim());
+        var again = Md("run", "--rm", "--net", "none", "busybox", "echo", "works");
+        Assert.Equal("works\n", again.Stdout);
     }
 }

@@ -20,15 +20,20 @@ public static class InspectCommand
         command.SetAction(p =>
         {
             var store = Globals.Containers(p);
-            var lifecycle = new Lifecycle(store, []);
+            var lifecycle = LifecycleVerbs.WithoutHooks(p);
             var found = new List<JsonNode>();
             int rc = 0;
             foreach (var reference in p.GetValue(containers)!)
             {
                 try { found.Add(Describe(lifecycle.Find(reference), store, p)); }
-                catch (ContainerException)
+                catch (NoSuchContainerException)
                 {
                     Console.Error.WriteLine($"minidocker: no such object: {reference}");
+                    rc = 1;
+                }
+                catch (ContainerException e) // an ambiguous prefix, an empty name: say which
+                {
+                    Console.Error.WriteLine($"minidocker: {e.Message}");
                     rc = 1;
                 }
             }
@@ -43,7 +48,7 @@ public static class InspectCommand
         var (entry, status) = observed;
         var c = entry.Config;
         var s = entry.State;
-        string dir = store.DirectoryOf(c.Id);
+        var files = new ContainerContext(c, store.DirectoryOf(c.Id), 0);
         bool running = status == ContainerStatus.Running;
         return new JsonObject
         {
@@ -66,9 +71,9 @@ public static class InspectCommand
                 ["FinishedAt"] = Time(s.FinishedAt),
             },
             ["Image"] = "sha256:" + c.ImageId,
-            ["ResolvConfPath"] = Path.Combine(dir, "resolv.conf"),
-            ["HostnamePath"] = Path.Combine(dir, "hostname"),
-            ["HostsPath"] = Path.Combine(dir, "hosts"),
+            ["ResolvConfPath"] = files.ResolvConfPath,
+            ["HostnamePath"] = files.HostnamePath,
+            ["HostsPath"] = files.HostsPath,
             ["LogPath"] = ContainerLog.PathOf(store, c.Id),
             ["Name"] = "/" + c.Name,
             ["RestartCount"] = s.RestartCount,
