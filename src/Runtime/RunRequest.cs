@@ -21,6 +21,8 @@ public sealed record RunRequest
     public List<string> Publish { get; init; } = new();
     /// <summary>`--restart`: no, on-failure[:N] or always.</summary>
     public string? Restart { get; init; }
+    /// <summary>`--device HOST[:CONTAINER][:PERMS]`, as given.</summary>
+    public List<string> Devices { get; init; } = new();
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -79,6 +81,7 @@ public static partial class ContainerConfigFactory
             RequestedIp = request.Ip,
             Publish = request.Publish,
             RestartPolicy = restart,
+            Devices = request.Devices.Select(Cgroups.DeviceNumbers.Parse).ToList(),
             Created = DateTimeOffset.UtcNow,
         };
     }
