@@ -63,13 +63,13 @@ public sealed class DeviceTests : IDisposable
     public void A_tty1_node_made_in_the_container_cannot_be_opened()
     {
         var r = _md.Run("run", "--rm", "--net", "none", "busybox", "sh", "-c",
-            "mknod /tmp/t c 4 1 && echo made; : < /tmp/t; echo rc=$?; mknod /tmp/b b 8 0; : < /tmp/b; echo block=$?");
+            "mknod /tmp/t c 4 1 && echo made; (: < /tmp/t); echo rc=$?; mknod /tmp/b b 8 0; (: < /tmp/b); echo block=$?");
         Assert.Contains("made", r.Stdout);
         Assert.Contains("rc=1", r.Stdout);
         Assert.Contains("block=1", r.Stdout);
         Assert.Contains("Operation not permitted", r.Stderr);
 
-        r = _md.Run("run", "--rm", "--net", "none", "--device", "/dev/tty1:/tmp/t:r", "busybox", "sh", "-c", ": < /tmp/t; echo rc=$?");
+        r = _md.Run("run", "--rm", "--net", "none", "--device", "/dev/tty1:/tmp/t:r", "busybox", "sh", "-c", "(: < /tmp/t); echo rc=$?");
         Assert.Contains("rc=0", r.Stdout);
     }
 
@@ -97,7 +97,7 @@ public sealed class DeviceTests : IDisposable
         {
             r = _md.Run("run", "--rm", "--net", "none", "--device", spec, "busybox", "true");
             Assert.True(r.ExitCode == 125, r.ToString());
-            Assert.Equal(1, r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             Assert.Contains(error, r.Stderr);
         }
         Assert.Empty(_md.ContainerDirs());
