@@ -50,6 +50,8 @@ public sealed partial class ImageStore
     public ImageStore(string stateRoot)
     {
         _imagesDir = Path.Combine(Path.GetFullPath(stateRoot), "images");
+        // Owner only: a layer's rootfs carries the image's modes (setuid files, world-writable directories).
+        if (Directory.Exists(_imagesDir)) StateRoot.PrivateDirectory(_imagesDir);
     }
 
     private string IndexPath => Path.Combine(_imagesDir, "repositories.json");
@@ -117,11 +119,11 @@ public sealed partial class ImageStore
     {
         var name = ImageReference.Parse(reference);
         var config = ImageConfig.FromChanges(changes);
-        Directory.CreateDirectory(_imagesDir);
+        StateRoot.PrivateDirectory(_imagesDir);
 
         var tempName = $"{TempPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}";
         var temp = Path.Combine(_imagesDir, tempName);
-        Directory.CreateDirectory(temp);
+        Directory.CreateDirectory(temp, StateRoot.PrivateMode);
         try
         {
             var layer = Extract(file, temp);

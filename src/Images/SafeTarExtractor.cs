@@ -33,6 +33,8 @@ public static class SafeTarExtractor
 {
     private const uint SetIdBits = 0xC00; // S_ISUID | S_ISGID
     private const uint PermissionBits = 0xFFF;
+    private const UnixFileMode RootMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+        UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
     /// <summary>
     /// Extracts <paramref name="uncompressedTar"/> into <paramref name="targetDir"/>, which must be missing or empty.
@@ -45,6 +47,9 @@ public static class SafeTarExtractor
         Directory.CreateDirectory(target);
         if (Directory.EnumerateFileSystemEntries(target).Any())
             throw new ImageException($"extraction target '{target}' is not empty");
+        // The target is the store's directory, not the archive's: a './' entry never sets its mode or owner (0777 or
+        // another uid would open the store to host users). Inside a container "/" takes its mode from the upper layer.
+        File.SetUnixFileMode(target, RootMode);
 
         using var root = Fd.OpenDirectory(target);
         var extraction = new Extraction(root);
@@ -414,6 +419,11 @@ public static class SafeTarExtractor
                 using var directory = key.Length == 0 ? ReopenRoot() : OpenFinishedDirectory(key);
                 if (directory is null)
                     continue; // replaced by a later non-directory entry
+                if (key.Length == 0)
+                {
+                    SetTimes(directory, attributes.ModificationTime, "."); // its mode and owner stay the store's
+                    continue;
+                }
                 Libc.Check(Libc.fchown(directory.Value, (uint)attributes.Uid, (uint)attributes.Gid), "chown", key);
                 Libc.Check(Libc.fchmod(directory.Value, attributes.Mode), "chmod", key);
                 SetTimes(directory, attributes.ModificationTime, key);

@@ -33,7 +33,8 @@ public static unsafe partial class Libc
     public static readonly int AT_FDCWD = LibC.AT_FDCWD, AT_SYMLINK_NOFOLLOW = LibC.AT_SYMLINK_NOFOLLOW,
         AT_REMOVEDIR = LibC.AT_REMOVEDIR;
     public static readonly int S_IFMT = (int)(uint)LibC.S_IFMT, S_IFDIR = (int)(uint)LibC.S_IFDIR,
-        S_IFREG = (int)(uint)LibC.S_IFREG, S_IFLNK = (int)(uint)LibC.S_IFLNK, S_IFCHR = (int)(uint)LibC.S_IFCHR;
+        S_IFREG = (int)(uint)LibC.S_IFREG, S_IFLNK = (int)(uint)LibC.S_IFLNK, S_IFCHR = (int)(uint)LibC.S_IFCHR,
+        S_IFBLK = (int)(uint)LibC.S_IFBLK;
     public static readonly long UTIME_OMIT = LibC.UTIME_OMIT;
     public static readonly int SIGKILL = LibC.SIGKILL, SIGTERM = LibC.SIGTERM, SIGINT = LibC.SIGINT,
         SIGWINCH = LibC.SIGWINCH, SIGSTOP = LibC.SIGSTOP, SIG_SETMASK = LibC.SIG_SETMASK;

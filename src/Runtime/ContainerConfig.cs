@@ -25,6 +25,8 @@ public sealed class ContainerConfig
     public string? RequestedIp { get; set; }
     public List<string> Publish { get; set; } = new();
     public RestartPolicy RestartPolicy { get; set; } = new();
+    /// <summary>`--device`s: made in the container's /dev and allowed by its device cgroup.</summary>
+    public List<Cgroups.DeviceMapping> Devices { get; set; } = new();
     public DateTimeOffset Created { get; set; }
     /// <summary>The bounding set the program gets (Docker's names); null in a config written before it existed,
     /// which means Docker's default set.</summary>

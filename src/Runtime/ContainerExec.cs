@@ -66,6 +66,14 @@ public static class ContainerExec
                 using (reportWrite)
                 using (commandRead)
                     pid = SpawnInNamespaces(config, container, reportWrite.Value, commandRead.Value);
+                // Into the container's cgroup (its device rules) before the program is even named to it.
+                try { Cgroups.CgroupManagers.ForHost().AddProcessBeside(container.Pid, pid); }
+                catch (ContainerException)
+                {
+                    kill(pid, SIGKILL);
+                    Launcher.Reap(pid);
+                    throw;
+                }
                 SyncMessage? report;
                 try
                 {

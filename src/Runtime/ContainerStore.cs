@@ -23,7 +23,7 @@ public sealed partial class ContainerStore
     {
         Root = stateRoot;
         ContainersDir = Path.Combine(stateRoot, "containers");
-        Directory.CreateDirectory(ContainersDir);
+        StateRoot.PrivateDirectory(ContainersDir);
     }
 
     public string DirectoryOf(string id) => Path.Combine(ContainersDir, id);
@@ -57,8 +57,19 @@ public sealed partial class ContainerStore
         string dir = DirectoryOf(config.Id);
         try
         {
-            Directory.CreateDirectory(dir);
-            foreach (var sub in new[] { "upper", "work", "merged" }) Directory.CreateDirectory(Path.Combine(dir, sub));
+            // Owner only: upper/ holds what the container wrote (a setuid-root binary would run as root for any host
+            // user who reached it), config.json its -e values.
+            Directory.CreateDirectory(dir, StateRoot.PrivateMode);
+            Directory.CreateDirectory(Path.Combine(dir, "work"), StateRoot.PrivateMode);
+            // upper/ is the container's "/" as the container sees it (overlayfs takes the root's mode from the upper
+            // layer): 0755 as an image's root, whatever the umask; dir above keeps host users out.
+            foreach (var sub in new[] { "upper", "merged" })
+            {
+                string path = Path.Combine(dir, sub);
+                Directory.CreateDirectory(path);
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                    UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            }
             AtomicFile.Write(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync, mode: 0b110_000_000);
             SaveState(config.Id, new ContainerState { Status = ContainerStatus.Created });
         }
@@ -252,7 +263,7 @@ public sealed partial class ContainerStore
         using var _ = Lock();
         string dir = DirectoryOf(id);
         if (!Directory.Exists(dir)) return;
-        Directory.CreateDirectory(TrashDir);
+        StateRoot.PrivateDirectory(TrashDir); // a container on its way out still has its files
         Directory.Move(dir, Path.Combine(TrashDir, $"{id}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}"));
     }
 

@@ -1,4 +1,5 @@
 using MiniDocker.Linux;
+using MiniDocker.Runtime.Cgroups;
 using MiniDocker.Runtime.Native;
 using static MiniDocker.Linux.Libc;
 
@@ -14,6 +15,8 @@ public sealed record Stdio(int? In = null, int? Out = null, int? Err = null);
 /// </summary>
 public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook> hooks)
 {
+    private readonly ICgroupManager _cgroups = CgroupManagers.ForRoot(store.Root);
+
     public RunningContainer Start(ContainerConfig config, Stdio stdio)
     {
         string dir = store.DirectoryOf(config.Id);
@@ -23,6 +26,10 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         var undo = new Stack<Action>();
         try
         {
+            // Before the init exists, so its undo runs after the init's kill and reap (a cgroup with a process in it
+            // cannot be removed); the undo first, as a half-made cgroup must go too.
+            undo.Push(() => _cgroups.Remove(config.Id));
+            _cgroups.Create(config.Id, CgroupSpec.For(config));
             var (reportRead, reportWrite) = Fd.Pipe();
             var (commandRead, commandWrite) = Fd.Pipe();
             undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });
@@ -31,6 +38,8 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             using (commandRead)
                 pid = SpawnInit(config, dir, stdio, reportWrite.Value, commandRead.Value);
             undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
+            // The init waits for "start" before the user's program runs, so the program never runs outside.
+            _cgroups.AddProcess(config.Id, pid);
             var channel = new SyncChannel(reportRead.Value, commandWrite.Value);
             // Under the store lock, like stop and rm, which set StopRequested and then signal the pid they read: either
             // they see this pid and kill it, or this start sees their request and gives up.
@@ -40,7 +49,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
                 s.Pid = pid;
                 s.PidStartTime = ProcStat.StartTimeOf(pid);
                 s.Status = ContainerStatus.Created;
-                s.CleanupPending = hooks.Count > 0;
+                s.CleanupPending = true; // the hooks' work and the cgroup
             });
 
             var context = new ContainerContext(config, dir, pid);
@@ -176,6 +185,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     internal void Finish(ContainerContext context, int exitCode, Action<ContainerState>? alsoRecord)
     {
         RunStoppedHooks(hooks, context);
+        RemoveCgroup(_cgroups, context.Config);
         store.UpdateState(context.Config.Id, s =>
         {
             s.Status = ContainerStatus.Exited;
@@ -186,6 +196,13 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             s.FinishedAt = DateTimeOffset.UtcNow;
             alsoRecord?.Invoke(s);
         });
+    }
+
+    /// <summary>The container's cgroup, once its processes are gone; a failure is reported and `rm` tries again.</summary>
+    internal static void RemoveCgroup(ICgroupManager cgroups, ContainerConfig config)
+    {
+        try { cgroups.Remove(config.Id); }
+        catch (Exception e) { Console.Error.WriteLine($"minidocker: cleanup of {config.ShortId}: {e.Message}"); }
     }
 
     /// <summary>Every hook's Stopped, last first; one failing does not keep the others from undoing their part.</summary>

@@ -12,6 +12,8 @@ namespace MiniDocker.Runtime;
 /// </summary>
 public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook> hooks)
 {
+    private readonly Cgroups.ICgroupManager _cgroups = Cgroups.CgroupManagers.ForRoot(store.Root);
+
     /// <summary>How long stop and rm wait for a container's owner to record its end and undo its hooks.</summary>
     private static readonly TimeSpan OwnerPatience = TimeSpan.FromSeconds(30);
 
@@ -283,6 +285,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
     private void Undo(ContainerConfig config)
     {
         Launcher.RunStoppedHooks(hooks, new ContainerContext(config, store.DirectoryOf(config.Id), 0));
+        Launcher.RemoveCgroup(_cgroups, config);
         store.UpdateState(config.Id, s => s.CleanupPending = false);
     }
 

@@ -28,6 +28,8 @@ public sealed record RunRequest
     public List<string> SecurityOpts { get; init; } = new();
     public string? User { get; init; }
     public List<string> GroupAdd { get; init; } = new();
+    /// <summary>`--device HOST[:CONTAINER][:PERMS]`, as given.</summary>
+    public List<string> Devices { get; init; } = new();
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -86,6 +88,7 @@ public static partial class ContainerConfigFactory
             RequestedIp = request.Ip,
             Publish = request.Publish,
             RestartPolicy = restart,
+            Devices = request.Devices.Select(Cgroups.DeviceNumbers.Parse).ToList(),
             Created = DateTimeOffset.UtcNow,
             Capabilities = Capabilities.Resolve(request.CapAdd, request.CapDrop, request.Privileged),
             Privileged = request.Privileged,

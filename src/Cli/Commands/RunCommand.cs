@@ -32,6 +32,8 @@ public static class RunCommand
     { Description = "Security options: no-new-privileges[:true|false], seccomp=FILE|unconfined" };
     private static readonly Option<string?> User = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
     private static readonly Option<string[]> GroupAdd = new("--group-add") { Description = "Add additional groups to join" };
+    private static readonly Option<string[]> Device = new("--device")
+    { Description = "Add a host device to the container: HOST[:CONTAINER][:PERMS] (PERMS: r, w, m; default rwm)" };
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -40,7 +42,7 @@ public static class RunCommand
         var command = new Command("run", "Create and run a new container from an image")
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
-            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Image, CommandArgs,
+            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Image, CommandArgs,
         };
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
@@ -87,6 +89,7 @@ public static class RunCommand
             SecurityOpts = (p.GetValue(SecurityOpt) ?? []).ToList(),
             User = p.GetValue(User),
             GroupAdd = (p.GetValue(GroupAdd) ?? []).ToList(),
+            Devices = (p.GetValue(Device) ?? []).ToList(),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);

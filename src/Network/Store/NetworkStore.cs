@@ -376,7 +376,8 @@ public sealed class NetworkStore
     private static IEnumerable<string> StateFiles(string directory) =>
         Directory.GetFiles(directory, "*.json").Where(p => !Path.GetFileName(p).StartsWith('.'));
 
-    private FileLock LockStore() => FileLock.Acquire(Path.Combine(_root, ".lock"));
+    // Every change passes here: networks/ (records, endpoints, addresses) is made, or tightened, owner-only first.
+    private FileLock LockStore() => FileLock.Acquire(Path.Combine(StateRoot.PrivateDirectory(_root), ".lock"));
 
     private string NetworkPath(string name) => Path.Combine(_root, name + ".json");
 

@@ -27,6 +27,7 @@ internal static class RootfsSetup
         MountInto(root, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | (config.Privileged ? 0 : MS_RDONLY), null);
         MountInto(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
         PopulateDev(Path.Combine(root, "dev"));
+        CreateDeviceNodes(root, config.Devices);
         foreach (var name in new[] { "hosts", "hostname", "resolv.conf" })
             BindFile(Path.Combine(containerDir, name), root, Path.Combine("etc", name));
 
@@ -97,6 +98,28 @@ internal static class RootfsSetup
         foreach (var (link, target) in new[] { ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                      ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2") })
             Check(symlink(target, Path.Combine(dev, link)), "symlink", "/dev/" + link);
+    }
+
+    /// <summary>`--device`: the host node's type, numbers, mode and owner at its path in the container (the device cgroup
+    /// allows it). The path is walked like a mount target: the image must not redirect it with a symlink.</summary>
+    private static void CreateDeviceNodes(string root, IReadOnlyList<Cgroups.DeviceMapping> devices)
+    {
+        foreach (var device in devices)
+        {
+            string relative = device.PathInContainer.TrimStart('/');
+            string? parent = Path.GetDirectoryName(relative);
+            if (string.IsNullOrEmpty(parent) || relative.Split('/').Contains(".."))
+                throw new ContainerException($"invalid device path in the container: {device.PathInContainer}");
+            string path = Path.Combine(EnsureInside(root, parent, directory: true), Path.GetFileName(relative));
+            var existing = new FileInfo(path);
+            if (Directory.Exists(path) && existing.LinkTarget is null)
+                throw new ContainerException($"cannot create device {device.PathInContainer}: it is a directory in the container");
+            if (existing.Exists || existing.LinkTarget is not null) File.Delete(path); // the path itself, never a link's target
+            int type = device.Type == "b" ? S_IFBLK : S_IFCHR;
+            Check(mknod(path, type | (int)device.FileMode, Cgroups.DeviceNumbers.Make(device.Major, device.Minor)), "mknod", device.PathInContainer);
+            Check(chmod(path, (int)device.FileMode), "chmod", device.PathInContainer); // umask would strip bits
+            Check(fchownat(AT_FDCWD, path, device.Uid, device.Gid, AT_SYMLINK_NOFOLLOW), "chown", device.PathInContainer);
+        }
     }
 
     /// <summary>

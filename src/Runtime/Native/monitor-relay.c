@@ -214,7 +214,7 @@ int minidocker_monitor_relay(int argc, char **argv)
         streams[count++] = (struct stream){ .fd = err_fd, .name = "stderr" };
 
     /* Without its log the container still runs and is still reaped: output is drained and dropped. */
-    int log = open(argv[3], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int log = open(argv[3], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     pump(log, streams, count);
     if (log >= 0)
         close(log);

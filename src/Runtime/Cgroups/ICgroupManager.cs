@@ -1,0 +1,70 @@
+using MiniDocker.Linux;
+
+namespace MiniDocker.Runtime.Cgroups;
+
+/// <summary>What a container's cgroup enforces. Devices today; memory, CPU and pids limits join here later.</summary>
+public sealed record CgroupSpec(IReadOnlyList<DeviceRule> Devices)
+{
+    /// <summary>Docker's default device rules plus the container's `--device`s.</summary>
+    public static CgroupSpec For(ContainerConfig config) =>
+        new([.. DeviceRule.Defaults, .. config.Devices.Select(d => d.ToRule())]);
+}
+
+/// <summary>A cgroup step failed: the container does not start (or an exec does not run).</summary>
+public sealed class CgroupException(string message, Exception? inner = null)
+    : ContainerException(message, ExitCodes.RuntimeError, inner);
+
+/// <summary>
+/// Each container's own cgroup, <c>minidocker/SCOPE/ID</c> (SCOPE: a hash of the state root, so two roots never share
+/// one), made before its init exists and removed after its last process is gone.
+/// </summary>
+public interface ICgroupManager
+{
+    /// <summary>Makes the container's cgroup (or takes over one a crash left) and sets <paramref name="spec"/> on it,
+    /// before any process is in it.</summary>
+    void Create(string containerId, CgroupSpec spec);
+
+    /// <summary>Moves <paramref name="pid"/> (all its threads) into the container's cgroup.</summary>
+    void AddProcess(string containerId, int pid);
+
+    /// <summary>Moves <paramref name="pid"/> into the cgroup <paramref name="memberPid"/> is in (exec joins the
+    /// container's init where it is, as runc does).</summary>
+    void AddProcessBeside(int memberPid, int pid);
+
+    /// <summary>Removes the container's cgroup once its processes are gone; nothing to do when it does not exist.</summary>
+    void Remove(string containerId);
+}
+
+public static class CgroupManagers
+{
+    /// <summary>The manager for this host's cgroup layout: v2 when /sys/fs/cgroup is the unified hierarchy, else v1
+    /// (the legacy or hybrid layout, where the devices controller has a hierarchy of its own). Detected on first use.</summary>
+    public static ICgroupManager ForRoot(string stateRoot) => new Detected(Scope(stateRoot));
+
+    /// <summary>For what is not tied to one state root (exec joining its container's cgroup).</summary>
+    public static ICgroupManager ForHost() => new Detected("");
+
+    public const string CgroupRoot = "/sys/fs/cgroup";
+
+    /// <summary>8 hex digits of FNV-1a over the state root's full path (the network subsystem's scope, computed the
+    /// same way).</summary>
+    public static string Scope(string stateRoot)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (byte b in System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(stateRoot).TrimEnd('/')))
+            hash = (hash ^ b) * 1099511628211;
+        return ((uint)(hash ^ (hash >> 32))).ToString("x8");
+    }
+
+    private sealed class Detected(string scope) : ICgroupManager
+    {
+        private readonly Lazy<ICgroupManager> _manager = new(() =>
+            File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")) ? new CgroupV2Manager(CgroupRoot, scope)
+                : new CgroupV1Manager(CgroupV1Manager.FindDevicesMount(), scope));
+
+        public void Create(string containerId, CgroupSpec spec) => _manager.Value.Create(containerId, spec);
+        public void AddProcess(string containerId, int pid) => _manager.Value.AddProcess(containerId, pid);
+        public void AddProcessBeside(int memberPid, int pid) => _manager.Value.AddProcessBeside(memberPid, pid);
+        public void Remove(string containerId) => _manager.Value.Remove(containerId);
+    }
+}
