@@ -21,7 +21,7 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     /// <summary>The equivalent of iptables' raw PREROUTING: before conntrack and DNAT.</summary>
     public const string RawPreroutingChain = "raw-prerouting";
 
-    /// <summary>Base chains hook into the kernel; priorities are those of iptables' nat and filter tables.</summary>
+    /// <summary>Base chains hook into the kernel; priorities are those of iptables' raw, nat and filter tables.</summary>
     private static readonly Dictionary<string, string> BaseChainSpecs = new()
     {
         ["prerouting"] = "type nat hook prerouting priority dstnat; policy accept;",
