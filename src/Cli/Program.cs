@@ -7,6 +7,9 @@ using MiniDocker.Linux;
 // container start and before the user's program.
 if (args.Length == 2 && args[0] == "init")
     return MiniDocker.Runtime.Init.ContainerInit.Run(args[1]);
+// Likewise exec's: it has no --root, and the state root's checks (firewall choice) are not its business.
+if (args is ["exec-init"])
+    return MiniDocker.Runtime.Init.ExecInit.Run();
 
 var root = new RootCommand("MiniDocker: a small container runtime with networking built in");
 root.Options.Add(Globals.Root);

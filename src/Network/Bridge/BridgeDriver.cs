@@ -49,6 +49,8 @@ internal static class BridgeDriver
         if (!link.IsUp) nl.SetUp(network.Bridge);
         // Outbound NAT needs forwarding; published ports on 127.0.0.1 need route_localnet on the bridge, because the
         // DNAT'ed packet keeps its loopback source on its way out of the bridge (see the firewall's MASQUERADE rule).
+        // It would also let containers reach the host's 127.0.0.1 services (CVE-2020-8558): the network's firewall
+        // rules, made right after this and before any container is attached, drop the bridge's traffic to 127.0.0.0/8.
         Sysctl("net/ipv4/ip_forward", "1");
         Sysctl($"net/ipv4/conf/{network.Bridge}/route_localnet", "1");
     }

@@ -11,6 +11,7 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
 {
     public const string Nat = "nat";
     public const string Filter = "filter";
+    public const string Raw = "raw";
     public const string DnatChain = "MINIDOCKER";
     public const string PostroutingChain = "MINIDOCKER-POSTROUTING";
     public const string ForwardChain = "MINIDOCKER-FORWARD";
@@ -66,6 +67,14 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
         yield return new DesiredRule(Filter, ForwardChain, tag, $"-i {br} -o {br} {comment} -j ACCEPT");
         yield return new DesiredRule(Filter, Isolation1Chain, tag, $"-i {br} ! -o {br} {comment} -j {Isolation2Chain}");
         yield return new DesiredRule(Filter, Isolation2Chain, tag, $"-o {br} {comment} -j DROP");
+        // route_localnet=1 (above) also lets a container with CAP_NET_RAW hand the gateway's MAC a packet for
+        // 127.0.0.1 and reach the host's loopback-only services (CVE-2020-8558). Nothing legitimate arrives on the
+        // bridge addressed to 127.0.0.0/8: replies to the host's 127.0.0.1 connections carry the gateway address
+        // until conntrack un-NATs them, after the raw table. So, as Docker 28 does (in raw PREROUTING, per bridge),
+        // drop it before conntrack and DNAT, rather than kube-proxy's filter INPUT rule: that one needs a conntrack
+        // match (! RELATED,ESTABLISHED,DNAT) and exempts 127.0.0.0/8 sources, which a raw socket can forge (UDP
+        // needs no answer). First in the chain: an ACCEPT someone else put into raw PREROUTING must not skip it.
+        yield return new DesiredRule(Raw, "PREROUTING", tag, $"-d 127.0.0.0/8 -i {br} {comment} -j DROP", First: true);
     }
 
     protected override IEnumerable<DesiredRule> MappingRules(ContainerPorts c, PortMapping m, string tag)
@@ -100,7 +109,7 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
             {
                 chains.Add((table, line[1..].Split(' ')[0]));
             }
-            else if (line.StartsWith("-A ", StringComparison.Ordinal) && table is Nat or Filter)
+            else if (line.StartsWith("-A ", StringComparison.Ordinal) && table is Nat or Filter or Raw)
             {
                 int space = line.IndexOf(' ', 3);
                 if (space < 0)
@@ -119,7 +128,7 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     {
         var script = new StringBuilder();
         int transactions = 0; // iptables-nft-restore commits each table's block (up to its COMMIT) on its own
-        foreach (string table in new[] { Nat, Filter })
+        foreach (string table in new[] { Raw, Nat, Filter })
         {
             var creates = plan.CreateChains.Where(c => c.Table == table).ToList();
             var deletes = plan.Delete.Where(r => r.Table == table).ToList();

@@ -18,14 +18,17 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     public const string ForwardChain = "MINIDOCKER-FORWARD";
     public const string Isolation1Chain = "MINIDOCKER-ISOLATION-1";
     public const string Isolation2Chain = "MINIDOCKER-ISOLATION-2";
+    /// <summary>The equivalent of iptables' raw PREROUTING: before conntrack and DNAT.</summary>
+    public const string RawPreroutingChain = "raw-prerouting";
 
-    /// <summary>Base chains hook into the kernel; priorities are those of iptables' nat and filter tables.</summary>
+    /// <summary>Base chains hook into the kernel; priorities are those of iptables' raw, nat and filter tables.</summary>
     private static readonly Dictionary<string, string> BaseChainSpecs = new()
     {
         ["prerouting"] = "type nat hook prerouting priority dstnat; policy accept;",
         ["output"] = "type nat hook output priority -100; policy accept;",
         ["postrouting"] = "type nat hook postrouting priority srcnat; policy accept;",
         ["forward"] = "type filter hook forward priority filter; policy accept;",
+        [RawPreroutingChain] = "type filter hook prerouting priority raw; policy accept;",
     };
 
     public NftablesFirewall(string? netnsPath, string scope = "") : base(netnsPath, scope) { }
@@ -34,7 +37,7 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
 
     protected override IReadOnlyList<(string Table, string Chain)> OwnChains { get; } =
     [
-        (Table, "prerouting"), (Table, "output"), (Table, "postrouting"), (Table, "forward"),
+        (Table, "prerouting"), (Table, "output"), (Table, "postrouting"), (Table, "forward"), (Table, RawPreroutingChain),
         (Table, DnatChain), (Table, PostroutingChain), (Table, ForwardChain), (Table, Isolation1Chain), (Table, Isolation2Chain),
     ];
 
@@ -66,6 +69,8 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
         yield return new DesiredRule(Table, ForwardChain, tag, $"iifname {br} oifname {br} accept {comment}");
         yield return new DesiredRule(Table, Isolation1Chain, tag, $"iifname {br} oifname != {br} jump {Isolation2Chain} {comment}");
         yield return new DesiredRule(Table, Isolation2Chain, tag, $"oifname {br} drop {comment}");
+        // Host loopback services are not for containers (CVE-2020-8558): see the iptables backend's raw rule.
+        yield return new DesiredRule(Table, RawPreroutingChain, tag, $"iifname {br} ip daddr 127.0.0.0/8 drop {comment}", First: true);
     }
 
     protected override IEnumerable<DesiredRule> MappingRules(ContainerPorts c, PortMapping m, string tag)

@@ -43,6 +43,10 @@ public sealed class FirewallTests
     /// <summary>The whole ruleset with rule handles: a rule deleted and re-added, even identical, changes its handle.</summary>
     private static string Fingerprint(Netns ns) => ns.Run("nft", "-a", "list", "ruleset");
 
+    /// <summary>Rules each network has: masquerade 2, forward 3, isolation 2, and the drop of traffic from its bridge
+    /// to the host's 127.0.0.0/8 (CVE-2020-8558).</summary>
+    private const int RulesPerNetwork = 8;
+
     private static int CountTagged(List<string> listing, string tag) =>
         listing.Count(l => l.Contains($"comment {tag}", StringComparison.Ordinal) || l.Contains($"--comment {tag} ", StringComparison.Ordinal));
 
@@ -53,6 +57,8 @@ public sealed class FirewallTests
         using var ns = new Netns("mdkfw-");
         IFirewall firewall = Firewalls.Create(backend, ns.Path);
         string id = NewContainerId();
+        // Someone else's ACCEPT in raw PREROUTING (an early exit from that table) must not come before our drop.
+        ns.Run("iptables", "-t", "raw", "-A", "PREROUTING", "-s", "203.0.113.10", "-j", "ACCEPT");
 
         firewall.EnsureNetwork(Network);
         firewall.AppendContainer(Container(id, 2,
@@ -77,6 +83,7 @@ public sealed class FirewallTests
                 $"-A MINIDOCKER-FORWARD -i {Bridge} -o {Bridge} -m comment --comment {net} -j ACCEPT",
                 $"-A MINIDOCKER-ISOLATION-1 -i {Bridge} ! -o {Bridge} -m comment --comment {net} -j MINIDOCKER-ISOLATION-2",
                 $"-A MINIDOCKER-ISOLATION-2 -o {Bridge} -m comment --comment {net} -j DROP",
+                $"-A PREROUTING -d 127.0.0.0/8 -i {Bridge} -m comment --comment {net} -j DROP",
                 $"-A MINIDOCKER -p tcp -m tcp --dport 8080 -m comment --comment {ctr} -j DNAT --to-destination {Ip(2)}:80",
                 $"-A MINIDOCKER -d 198.51.100.1/32 -p tcp -m tcp --dport 9090 -m comment --comment {ctr} -j DNAT --to-destination {Ip(2)}:80",
                 $"-A MINIDOCKER -p udp -m udp --dport 5353 -m comment --comment {ctr} -j DNAT --to-destination {Ip(2)}:53",
@@ -96,6 +103,7 @@ public sealed class FirewallTests
                 $"iifname {Bridge} oifname {Bridge} accept comment {net}",
                 $"iifname {Bridge} oifname != {Bridge} jump MINIDOCKER-ISOLATION-2 comment {net}",
                 $"oifname {Bridge} drop comment {net}",
+                $"iifname {Bridge} ip daddr 127.0.0.0/8 drop comment {net}",
                 $"tcp dport 8080 dnat to {Ip(2)}:80 comment {ctr}",
                 $"ip daddr 198.51.100.1 tcp dport 9090 dnat to {Ip(2)}:80 comment {ctr}",
                 $"udp dport 5353 dnat to {Ip(2)}:53 comment {ctr}",
@@ -103,7 +111,7 @@ public sealed class FirewallTests
                 $"ip daddr {Ip(2)} oifname {Bridge} tcp dport 80 accept comment {ctr}",
             ];
         Assert.All(expected, line => Assert.Contains(line, rules));
-        Assert.Equal(7, CountTagged(rules, net));
+        Assert.Equal(RulesPerNetwork, CountTagged(rules, net));
         // Two mappings to container port 80 share one hairpin and one accept rule.
         Assert.Equal(3 + 2 + 2, CountTagged(rules, ctr));
 
@@ -113,11 +121,16 @@ public sealed class FirewallTests
             Assert.Equal("-A FORWARD -m comment --comment minidocker:base -j MINIDOCKER-FORWARD", rules.First(l => l.StartsWith("-A FORWARD ")));
             Assert.Equal("-A MINIDOCKER-FORWARD -m comment --comment minidocker:base -j MINIDOCKER-ISOLATION-1",
                 rules.First(l => l.StartsWith("-A MINIDOCKER-FORWARD ")));
+            Assert.Equal($"-A PREROUTING -d 127.0.0.0/8 -i {Bridge} -m comment --comment {net} -j DROP",
+                Listing(backend, ns).SkipWhile(l => l != "*raw").First(l => l.StartsWith("-A PREROUTING ")));
         }
         else
         {
             int chain = rules.IndexOf("chain MINIDOCKER-FORWARD {");
             Assert.Equal("jump MINIDOCKER-ISOLATION-1 comment minidocker:base", rules[chain + 1]);
+            // A base chain of its own at raw priority: before conntrack and before the DNAT of nat prerouting.
+            int raw = rules.IndexOf("chain raw-prerouting {");
+            Assert.Equal("type filter hook prerouting priority raw; policy accept;", rules[raw + 1]);
         }
     }
 
@@ -175,7 +188,7 @@ public sealed class FirewallTests
 
         List<string> rules = Listing(backend, ns);
         Assert.Equal(0, CountTagged(rules, $"minidocker:net:{NetworkName}"));
-        Assert.Equal(7, CountTagged(rules, $"minidocker:net:{other.Network}"));
+        Assert.Equal(RulesPerNetwork, CountTagged(rules, $"minidocker:net:{other.Network}"));
     }
 
     [Theory]
@@ -187,7 +200,7 @@ public sealed class FirewallTests
         firewall.EnsureNetwork(Network);
 
         firewall.RemoveIfUnused();
-        Assert.Equal(7, CountTagged(Listing(backend, ns), $"minidocker:net:{NetworkName}"));
+        Assert.Equal(RulesPerNetwork, CountTagged(Listing(backend, ns), $"minidocker:net:{NetworkName}"));
 
         firewall.RemoveNetwork(Network);
         firewall.RemoveIfUnused();
@@ -216,11 +229,15 @@ public sealed class FirewallTests
             ns.Run("iptables", "-t", "nat", "-D", "POSTROUTING", "-m", "comment", "--comment", "minidocker:base", "-j", "MINIDOCKER-POSTROUTING");
             ns.Run("iptables", "-t", "nat", "-F", "MINIDOCKER-POSTROUTING");
             ns.Run("iptables", "-t", "nat", "-X", "MINIDOCKER-POSTROUTING");
+            // ...and the drop that keeps containers off the host's loopback.
+            ns.Run("iptables", "-t", "raw", "-D", "PREROUTING", "-d", "127.0.0.0/8", "-i", Bridge, "-m", "comment", "--comment",
+                $"minidocker:net:{NetworkName}", "-j", "DROP");
         }
         else
         {
             ns.Run("nft", "flush", "chain", "ip", "minidocker", "MINIDOCKER");
             ns.Run("nft", "flush", "chain", "ip", "minidocker", "forward");
+            ns.Run("nft", "delete", "chain", "ip", "minidocker", "raw-prerouting");
         }
         Assert.NotEqual(intact.Order(), Listing(backend, ns).Order());
 
@@ -255,6 +272,8 @@ public sealed class FirewallTests
                 ns.Run(["iptables", "-D", .. line[3..].Replace("\"", "").Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
             foreach (string line in ns.Run("iptables-save", "-t", "nat").Split('\n').Where(l => l.Contains("minidocker:")))
                 ns.Run(["iptables", "-t", "nat", "-D", .. line[3..].Replace("\"", "").Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
+            foreach (string line in ns.Run("iptables-save", "-t", "raw").Split('\n').Where(l => l.Contains("minidocker:")))
+                ns.Run(["iptables", "-t", "raw", "-D", .. line[3..].Replace("\"", "").Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
             foreach (string chain in new[] { "MINIDOCKER-FORWARD", "MINIDOCKER-ISOLATION-1", "MINIDOCKER-ISOLATION-2" })
                 ns.Run("iptables", "-X", chain);
             foreach (string chain in new[] { "MINIDOCKER", "MINIDOCKER-POSTROUTING" })
@@ -321,8 +340,8 @@ public sealed class FirewallTests
         Assert.Empty(first.TaggedContainers());
         Assert.Equal([theirs[..12]], second.TaggedContainers());
         List<string> rules = Listing(backend, ns);
-        Assert.Equal(7, CountTagged(rules, $"minidocker:net:{NetworkName}"));
-        Assert.Equal(7, CountTagged(rules, $"minidocker:net:0badcafe:{NetworkName}"));
+        Assert.Equal(RulesPerNetwork, CountTagged(rules, $"minidocker:net:{NetworkName}"));
+        Assert.Equal(RulesPerNetwork, CountTagged(rules, $"minidocker:net:0badcafe:{NetworkName}"));
     }
 
     [Theory]
@@ -344,7 +363,7 @@ public sealed class FirewallTests
         firewall.RemoveContainer(partialC with { Ports = [new PortMapping(null, 9999, 80, "tcp")] });
 
         Assert.Equal([kept[..12]], firewall.TaggedContainers());
-        Assert.Equal(7, CountTagged(Listing(backend, ns), $"minidocker:net:{NetworkName}"));
+        Assert.Equal(RulesPerNetwork, CountTagged(Listing(backend, ns), $"minidocker:net:{NetworkName}"));
     }
 
     [Theory]

@@ -1,0 +1,236 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace MiniDocker.IntegrationTests;
+
+/// <summary>The host's loopback services against containers, through the iptables backend.</summary>
+public sealed class IptablesLoopbackTests() : LoopbackTests("iptables");
+
+/// <summary>The same through the nftables backend.</summary>
+public sealed class NftablesLoopbackTests() : LoopbackTests("nftables");
+
+/// <summary>
+/// CVE-2020-8558 class: bridges have route_localnet=1 (so that `-p 127.0.0.1:...` works without a proxy), and a
+/// container with CAP_NET_RAW (a default capability) can hand the gateway's MAC a packet for 127.0.0.1, which the host
+/// then delivers to services bound to its loopback only. The attack is done for real with loopback-probe.c against
+/// listeners on the host's 127.0.0.1, once per firewall backend.
+/// </summary>
+public abstract class LoopbackTests(string firewall) : IDisposable
+{
+    private readonly MiniDocker _md = new(firewall: firewall);
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
+    private readonly int _octet = Random.Shared.Next(1, 255);
+    private string Net => "lonet" + _suffix;
+    private string Subnet => $"10.236.{_octet}.0/24";
+
+    public void Dispose()
+    {
+        _md.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private Result Md(params string[] args) => _md.Run(args);
+
+    private string CreateNetwork()
+    {
+        var r = Md("network", "create", "--subnet", Subnet, Net);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        return JsonDocument.Parse(Md("network", "inspect", Net).Stdout).RootElement[0].GetProperty("Bridge").GetString()!;
+    }
+
+    /// <summary>busybox plus loopback-probe, compiled static with the host's gcc.</summary>
+    private void ImportProbeImage()
+    {
+        string work = Path.Combine(_md.Root, "probebox-build");
+        string rootfs = Path.Combine(work, "rootfs");
+        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
+        Sh.Run("gcc", "-static", "-O2", "-o", Path.Combine(rootfs, "bin", "loopback-probe"),
+            Path.Combine(AppContext.BaseDirectory, "loopback-probe.c"));
+        Sh.Run("tar", "-xf", MiniDocker.BusyboxTar, "-C", rootfs);
+        string tar = Path.Combine(work, "probebox.tar");
+        Sh.Run("tar", "-cf", tar, "-C", rootfs, ".");
+        var r = Md("image", "import", tar, "probebox");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Directory.Delete(work, recursive: true);
+    }
+
+    /// <summary>Our rules that mention the bridge, in the raw stage of either backend (iptables' raw table, or the
+    /// whole nft table of ours): the drop of its traffic to 127.0.0.0/8.</summary>
+    private static string[] LoopbackDrops(string bridge) =>
+        (Sh.Try("iptables-save", "-t", "raw").Out + Sh.Try("nft", "list", "table", "ip", "minidocker").Out)
+            .Split('\n').Where(l => l.Contains(bridge) && l.Contains("127.0.0.0/8")).Select(l => l.Trim()).ToArray();
+
+    /// <summary>What someone flushing rules, or the code before the fix, leaves: no drop for this bridge.</summary>
+    private void DeleteLoopbackDrop(string bridge)
+    {
+        if (firewall == "iptables")
+        {
+            string rule = Sh.Run("iptables-save", "-t", "raw").Split('\n').Single(l => l.Contains($"-i {bridge} ") && l.Contains("127.0.0.0/8"));
+            Sh.Run("iptables", ["-t", "raw", "-D", .. rule[3..].Replace("\"", "").Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
+        }
+        else
+        {
+            string rule = Sh.Run("nft", "-a", "list", "chain", "ip", "minidocker", "raw-prerouting").Split('\n')
+                .Single(l => l.Contains($"\"{bridge}\"") && l.Contains("127.0.0.0/8"));
+            Sh.Run("nft", "delete", "rule", "ip", "minidocker", "raw-prerouting", "handle", rule.Split("# handle ")[1].Trim());
+        }
+        Assert.Empty(LoopbackDrops(bridge));
+    }
+
+    /// <summary>
+    /// The attack from a fresh container: a TCP handshake and a datagram from its own address, and a datagram with a
+    /// forged loopback source (127.0.0.2: kube-proxy's rule exempts 127.0.0.0/8 sources, and UDP needs no answer).
+    /// Returns what the probe printed and what reached the host's 127.0.0.1 listeners.
+    /// </summary>
+    private (string Probe, HostLoopbackListener.Received Host) Attack(HostLoopbackListener host)
+    {
+        int port = host.Port;
+        var r = Md("run", "--rm", "--net", Net, "probebox", "sh", "-c",
+            $"loopback-probe tcp {port}; loopback-probe udp {port} && loopback-probe udp {port} 127.0.0.2");
+        // The probe exits 1 when no SYN-ACK came, and sh passes on the last command's status: both sends must work.
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(2, r.Stdout.Split('\n').Count(l => l == "udp sent"));
+        // Everything was sent and delivered (or dropped) before run returned; give the host's sockets a moment.
+        return (r.Stdout, host.Collect(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public void A_container_with_NET_RAW_cannot_reach_services_on_the_hosts_loopback()
+    {
+        ImportProbeImage();
+        string bridge = CreateNetwork();
+        Assert.Single(LoopbackDrops(bridge));
+        Assert.Contains($"minidocker:net:{StateRoots.ScopeOf(_md.Root)}:{Net}", LoopbackDrops(bridge)[0]);
+        using var host = new HostLoopbackListener();
+
+        var (probe, received) = Attack(host);
+        Assert.Contains("no syn-ack", probe.Split('\n'));
+        Assert.Null(received.TcpData);
+        Assert.Empty(received.Datagrams);
+
+        // Without the drop (the code before the fix) the same attack gets through: a full TCP connection with data,
+        // and both datagrams. This is what makes the refusal above mean something on this machine.
+        DeleteLoopbackDrop(bridge);
+        (probe, received) = Attack(host);
+        Assert.Contains("syn-ack", probe.Split('\n'));
+        Assert.Equal("probe", received.TcpData);
+        Assert.Contains(received.Datagrams, d => d.Data == "probe" && d.From.StartsWith($"10.236.{_octet}.", StringComparison.Ordinal));
+        Assert.Contains(received.Datagrams, d => d.Data == "probe" && d.From == "127.0.0.2");
+
+        // `network reconcile` puts the drop back, and the attack is refused again.
+        var reconcile = Md("network", "reconcile");
+        Assert.True(reconcile.ExitCode == 0, reconcile.ToString());
+        Assert.Single(LoopbackDrops(bridge));
+        (probe, received) = Attack(host);
+        Assert.Contains("no syn-ack", probe.Split('\n'));
+        Assert.Null(received.TcpData);
+        Assert.Empty(received.Datagrams);
+
+        // The drop goes with its network.
+        Assert.Equal(0, Md("network", "rm", Net).ExitCode);
+        Assert.Empty(LoopbackDrops(bridge));
+    }
+
+    private static string Fetch(string url)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        for (int i = 0; ; i++)
+        {
+            try { return http.GetStringAsync(url).Result; }
+            catch (AggregateException) when (i < 30) { Thread.Sleep(100); }
+        }
+    }
+
+    [Fact]
+    public void A_port_published_on_127_0_0_1_still_answers_the_host()
+    {
+        string bridge = CreateNetwork();
+        int port = HostLoopbackListener.FreePort();
+        var r = Md("run", "-d", "--name", "web", "--net", Net, "-p", $"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+            "mkdir -p /www && echo loopback-ok > /www/index.html && exec httpd -f -p 80 -h /www");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Single(LoopbackDrops(bridge));
+
+        Assert.Equal("loopback-ok\n", Fetch($"http://127.0.0.1:{port}/"));
+
+        Assert.Equal(0, Md("rm", "-f", "web").ExitCode);
+        Assert.Equal(0, Md("network", "rm", Net).ExitCode);
+        Assert.Empty(LoopbackDrops(bridge));
+    }
+}
+
+/// <summary>A TCP listener and a UDP socket on the host's 127.0.0.1, on the same free port: the "loopback-only
+/// service" a container must not reach.</summary>
+public sealed class HostLoopbackListener : IDisposable
+{
+    public sealed record Received(string? TcpData, IReadOnlyList<(string From, string Data)> Datagrams);
+
+    private readonly TcpListener _tcp;
+    private readonly UdpClient _udp;
+
+    public int Port { get; }
+
+    public HostLoopbackListener()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var tcp = new TcpListener(IPAddress.Loopback, 0);
+            tcp.Start();
+            int port = ((IPEndPoint)tcp.LocalEndpoint).Port;
+            try
+            {
+                _udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, port));
+                _tcp = tcp;
+                Port = port;
+                return;
+            }
+            catch (SocketException) when (attempt < 20) { tcp.Stop(); } // that UDP port is taken: another one
+        }
+    }
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>What arrived within <paramref name="wait"/>: the data of an accepted connection, and datagrams.</summary>
+    public Received Collect(TimeSpan wait)
+    {
+        string? tcpData = null;
+        var datagrams = new List<(string, string)>();
+        var deadline = DateTime.UtcNow + wait;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_tcp.Pending())
+            {
+                using TcpClient connection = _tcp.AcceptTcpClient();
+                connection.ReceiveTimeout = 2000;
+                var buffer = new byte[64];
+                int n;
+                try { n = connection.GetStream().Read(buffer); }
+                catch (IOException) { n = 0; }
+                tcpData = Encoding.ASCII.GetString(buffer, 0, n);
+            }
+            while (_udp.Available > 0)
+            {
+                var from = new IPEndPoint(IPAddress.Any, 0);
+                byte[] data = _udp.Receive(ref from);
+                datagrams.Add((from.Address.ToString(), Encoding.ASCII.GetString(data)));
+            }
+            Thread.Sleep(20);
+        }
+        return new Received(tcpData, datagrams);
+    }
+
+    public void Dispose()
+    {
+        _tcp.Stop();
+        _udp.Dispose();
+    }
+}
