@@ -25,6 +25,8 @@ public sealed class ContainerConfig
     public string? RequestedIp { get; set; }
     public List<string> Publish { get; set; } = new();
     public RestartPolicy RestartPolicy { get; set; } = new();
+    /// <summary>Seccomp filter and no_new_privs (--security-opt); a config from before has none: unconfined.</summary>
+    public Security.SecurityConfig Security { get; set; } = new();
     public DateTimeOffset Created { get; set; }
 
     [JsonIgnore] public string ShortId => Id.Length > 12 ? Id[..12] : Id;

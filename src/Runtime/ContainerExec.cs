@@ -19,6 +19,8 @@ public sealed class ExecSpec
     public string? User { get; set; }
     public int? Pty { get; set; }
     public bool Interactive { get; set; }
+    /// <summary>The container's seccomp filter and no_new_privs: an exec is confined as the container is.</summary>
+    public Security.SecurityConfig? Security { get; set; }
 }
 
 /// <summary>
@@ -38,6 +40,7 @@ public static class ContainerExec
             WorkingDir = request.WorkingDir ?? (config.WorkingDir.Length > 0 ? config.WorkingDir : "/"),
             User = request.User,
             Interactive = request.Interactive,
+            Security = config.Security,
         };
         if (!spec.WorkingDir.StartsWith('/'))
             throw new ContainerException($"the working directory '{spec.WorkingDir}' is invalid, it needs to be an absolute path", 1);

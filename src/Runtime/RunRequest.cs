@@ -21,6 +21,8 @@ public sealed record RunRequest
     public List<string> Publish { get; init; } = new();
     /// <summary>`--restart`: no, on-failure[:N] or always.</summary>
     public string? Restart { get; init; }
+    /// <summary>`--security-opt`: seccomp=PROFILE|unconfined, no-new-privileges.</summary>
+    public List<string> SecurityOpt { get; init; } = new();
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -60,6 +62,7 @@ public static partial class ContainerConfigFactory
         // It is written into the container's /etc/hosts and hostname: a newline there would add lines of the user's.
         if (!HostnamePattern().IsMatch(hostname) || hostname.Length > 253)
             throw new ContainerException($"invalid hostname \"{hostname.ReplaceLineEndings("\\n")}\": use letters, digits, '-' and '.' (RFC 1123), at most 63 per label");
+        var security = Security.SecurityOptions.Build(request.SecurityOpt, Security.SecurityOptions.DefaultCapabilities);
         return new ContainerConfig
         {
             Id = id,
@@ -79,6 +82,7 @@ public static partial class ContainerConfigFactory
             RequestedIp = request.Ip,
             Publish = request.Publish,
             RestartPolicy = restart,
+            Security = security,
             Created = DateTimeOffset.UtcNow,
         };
     }

@@ -24,6 +24,8 @@ public static class RunCommand
     private static readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish every port the image exposes on a free host port" };
     private static readonly Option<string?> Restart = new("--restart")
     { Description = "Restart policy of a detached container: no, on-failure[:max-retries] or always" };
+    private static readonly Option<string[]> SecurityOpt = new("--security-opt")
+    { Description = "Security options: seccomp=PROFILE.json|unconfined, no-new-privileges" };
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -32,7 +34,7 @@ public static class RunCommand
         var command = new Command("run", "Create and run a new container from an image")
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
-            Restart, Image, CommandArgs,
+            Restart, SecurityOpt, Image, CommandArgs,
         };
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
@@ -73,6 +75,7 @@ public static class RunCommand
             Ip = p.GetValue(Ip),
             Publish = publish.ToList(),
             Restart = p.GetValue(Restart),
+            SecurityOpt = (p.GetValue(SecurityOpt) ?? []).ToList(),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
+using MiniDocker.Runtime.Security;
 using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
@@ -62,8 +63,10 @@ public static class ContainerInit
         Check(chdir(cwd), "chdir", cwd);
 
         string program = ResolveExecutable(config.Args[0], config.Env);
+        SecuritySteps.JoinNewSessionKeyring();
+        SecuritySteps.BeforeCapabilityDrop(config.Security);
         DropCapabilities();
-        return ExecProgram(program, config.Args, config.Env, channel);
+        return ExecProgram(program, config.Args, config.Env, channel, config.Security);
     }
 
     /// <summary>A new session with the pty's slave (/dev/pts/N of the container's devpts) as stdio and controlling
@@ -91,7 +94,8 @@ public static class ContainerInit
 
     /// <summary>The last step of the init and of an exec: execve() with signals reset and no stray fds; returns
     /// only if execve failed, after reporting it with Docker's wording and exit code.</summary>
-    internal static unsafe int ExecProgram(string program, IReadOnlyList<string> args, IReadOnlyList<string> env, SyncChannel channel)
+    internal static unsafe int ExecProgram(string program, IReadOnlyList<string> args, IReadOnlyList<string> env, SyncChannel channel,
+        SecurityConfig? security)
     {
         ResetSignals();
         // From here fd 3 closes on a successful execve: the parent reads EOF and knows the program runs.
@@ -102,7 +106,10 @@ public static class ContainerInit
         Check(syscall(SYS_close_range, 3, uint.MaxValue, CLOSE_RANGE_CLOEXEC), "close_range(CLOEXEC)");
 
         using var strings = new NativeStrings();
-        execve(strings.Add(program), strings.AddArray(args), strings.AddArray(env));
+        byte* path = strings.Add(program);
+        byte** argv = strings.AddArray(args), envp = strings.AddArray(env);
+        SecuritySteps.BeforeExec(security); // with no_new_privs the filter comes last: it need not allow our own steps
+        execve(path, argv, envp);
         int errno = LastErrno;
         var (code, reason) = (Errno)errno switch
         {
