@@ -146,10 +146,17 @@ public sealed class SeccompProfileTests
     public void Options_parse_as_docker_and_unconfined_or_privileged_mean_no_filter()
     {
         var defaults = SecurityOptions.Build([], SecurityOptions.DefaultCapabilities);
-        Assert.NotNull(defaults.SeccompFilter);
+        Assert.True(defaults.Confined);
+        Assert.Equal("default", defaults.SeccompProfile);
+        Assert.NotEmpty(defaults.SeccompFilter);
         Assert.False(defaults.NoNewPrivileges);
-        Assert.Null(SecurityOptions.Build(["seccomp=unconfined"], SecurityOptions.DefaultCapabilities).SeccompFilter);
-        Assert.Null(SecurityOptions.Build([], SecurityOptions.DefaultCapabilities, privileged: true).SeccompFilter);
+        var unconfined = SecurityOptions.Build(["seccomp=unconfined"], SecurityOptions.DefaultCapabilities);
+        Assert.False(unconfined.Confined);
+        Assert.Empty(unconfined.SeccompFilter);
+        var privileged = SecurityOptions.Build(["seccomp=/no/such/file"], SecurityOptions.DefaultCapabilities, privileged: true);
+        Assert.False(privileged.Confined);
+        // A config.json from before seccomp existed has no security section: unconfined, as it ran then.
+        Assert.False(new SecurityConfig().Confined);
         Assert.True(SecurityOptions.Build(["no-new-privileges"], SecurityOptions.DefaultCapabilities).NoNewPrivileges);
         Assert.True(SecurityOptions.Build(["no-new-privileges:true"], SecurityOptions.DefaultCapabilities).NoNewPrivileges);
         Assert.False(SecurityOptions.Build(["no-new-privileges=false"], SecurityOptions.DefaultCapabilities).NoNewPrivileges);
@@ -171,7 +178,7 @@ public sealed class SeccompProfileTests
         File.WriteAllText(path, """{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["no_such_syscall_here"], "action": "SCMP_ACT_ERRNO" } ] }""");
         try
         {
-            var allow = SecurityOptions.Build([$"seccomp={path}"], SecurityOptions.DefaultCapabilities).SeccompFilter!;
+            var allow = SecurityOptions.Build([$"seccomp={path}"], SecurityOptions.DefaultCapabilities).SeccompFilter;
             Assert.InRange(allow.Length / 8, 1, 16);
         }
         finally { File.Delete(path); }

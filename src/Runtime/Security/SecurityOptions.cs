@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using MiniDocker.Linux;
 
 namespace MiniDocker.Runtime.Security;
@@ -10,8 +11,12 @@ public sealed class SecurityConfig
     /// <summary>--security-opt as given, for inspect.</summary>
     public List<string> SecurityOpt { get; set; } = new();
     public bool NoNewPrivileges { get; set; }
-    /// <summary>The compiled seccomp filter (struct sock_filter[]); null: unconfined.</summary>
-    public byte[]? SeccompFilter { get; set; }
+    /// <summary>"default", a profile file's path, or "unconfined" (also what a config from before seccomp reads as).</summary>
+    public string SeccompProfile { get; set; } = SecurityOptions.Unconfined;
+    /// <summary>The compiled filter (struct sock_filter[]); empty when unconfined.</summary>
+    public byte[] SeccompFilter { get; set; } = [];
+
+    [JsonIgnore] public bool Confined => SeccompProfile != SecurityOptions.Unconfined;
 }
 
 /// <summary>`--security-opt` (Docker's seccomp=PROFILE|unconfined and no-new-privileges[=BOOL]) turned into a
@@ -52,13 +57,17 @@ public static class SecurityOptions
                     throw new ContainerException($"invalid --security-opt: \"{option}\"");
             }
         }
-        byte[]? filter = null;
-        if (!privileged && seccomp != Unconfined)
+        byte[] filter = [];
+        if (privileged) seccomp = Unconfined;
+        if (seccomp != Unconfined)
         {
             var profile = seccomp is null ? DefaultHardening.Apply(Load(DefaultProfilePath, isDefault: true)) : Load(seccomp, isDefault: false);
             filter = LibSeccomp.Compile(SeccompResolver.Resolve(profile, capabilities, target ?? SeccompTarget.Host));
         }
-        return new SecurityConfig { SecurityOpt = securityOpt.ToList(), NoNewPrivileges = noNewPrivileges, SeccompFilter = filter };
+        return new SecurityConfig
+        {
+            SecurityOpt = securityOpt.ToList(), NoNewPrivileges = noNewPrivileges, SeccompProfile = seccomp ?? "default", SeccompFilter = filter,
+        };
     }
 
     public static SeccompProfile Load(string path, bool isDefault)

@@ -24,14 +24,14 @@ public static unsafe class SecuritySteps
 
     public static void BeforeCapabilityDrop(SecurityConfig? security)
     {
-        if (security is { NoNewPrivileges: false, SeccompFilter: { } filter }) LoadFilter(filter);
+        if (security is { NoNewPrivileges: false, Confined: true }) LoadFilter(security.SeccompFilter);
     }
 
     public static void BeforeExec(SecurityConfig? security)
     {
         if (security is not { NoNewPrivileges: true }) return;
         Check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
-        if (security.SeccompFilter is { } filter) LoadFilter(filter);
+        if (security.Confined) LoadFilter(security.SeccompFilter);
     }
 
     /// <summary>On this thread only: it is the one that calls execve, which ends the others.</summary>
