@@ -184,3 +184,46 @@ public sealed class SeccompProfileTests
         finally { File.Delete(path); }
     }
 }
+
+/// <summary>The compiled-filter cache: a hit skips libseccomp, any change in the rules misses, and a directory that
+/// others could write to is never read.</summary>
+public sealed class SeccompFilterCacheTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "mdk-seccomp-cache-" + Guid.NewGuid().ToString("N"));
+    private readonly ResolvedSeccompFilter _filter = new(Libc.SECCOMP_RET_ALLOW, ["x86_64"],
+        [new ResolvedSeccompRule("keyctl", Libc.SECCOMP_RET_ERRNO | 1, [])]);
+    private int _compiles;
+
+    private byte[] Compile(ResolvedSeccompFilter f)
+    {
+        _compiles++;
+        return new byte[8 * (f.Rules.Count + 1)];
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void A_second_compile_of_the_same_rules_is_read_back_and_other_rules_miss()
+    {
+        string cache = Path.Combine(_dir, "seccomp");
+        var first = SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache);
+        var second = SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache);
+        Assert.Equal(1, _compiles);
+        Assert.Equal(first, second);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(cache));
+        SeccompFilterCache.GetOrCompile(_filter, "2.6.0", Compile, cache);
+        SeccompFilterCache.GetOrCompile(_filter with { Rules = [.. _filter.Rules, new ResolvedSeccompRule("unshare", Libc.SECCOMP_RET_ERRNO | 1, [])] }, "2.5.4", Compile, cache);
+        SeccompFilterCache.GetOrCompile(_filter with { Architectures = ["x86_64", "x86"] }, "2.5.4", Compile, cache);
+        Assert.Equal(4, _compiles);
+    }
+
+    [Fact]
+    public void A_directory_others_can_write_is_not_trusted()
+    {
+        string cache = Path.Combine(_dir, "seccomp");
+        SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache);
+        File.SetUnixFileMode(cache, File.GetUnixFileMode(cache) | UnixFileMode.OtherWrite);
+        SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache);
+        Assert.Equal(2, _compiles);
+    }
+}

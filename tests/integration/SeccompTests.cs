@@ -72,30 +72,29 @@ public sealed class SeccompTests : IDisposable
     [Fact]
     public void The_containers_session_keyring_is_new_and_the_invoking_shells_keys_are_out_of_reach()
     {
-        // A secret in the session keyring of the process that runs minidocker (what the invoking shell has).
-        string added = Sh.Run(_probe, "add-session").Trim();
-        Assert.StartsWith("ok ", added);
-        string keyId = added[3..];
-        try
-        {
-            string hostSession = Sh.Run(_probe, "session").Trim();
-            Assert.StartsWith("ok ", hostSession);
-            // Unconfined, so keyctl itself is allowed: only the new session keyring keeps the secret away.
-            var session = Run([.. Unconfined, "keybox", "keyring-probe", "session"]);
-            Assert.True(session.ExitCode == 0, session.ToString());
-            Assert.StartsWith("ok ", session.Stdout.Trim());
-            Assert.NotEqual(hostSession, session.Stdout.Trim());
-            var read = Run([.. Unconfined, "keybox", "keyring-probe", "read", keyId]);
-            Assert.DoesNotContain("mdk-secret", read.Stdout);
-            Assert.StartsWith("errno ", read.Stdout.Trim());
-            // And by default keyctl does not get that far.
-            Assert.Equal("errno 1", Run("keybox", "keyring-probe", "read", keyId).Stdout.Trim());
-        }
-        finally
-        {
-            Sh.Try(_probe, "invalidate", keyId);
-        }
+        // As a login shell would, the probe gets a session keyring with a secret in it, then runs minidocker, which
+        // inherits that keyring. Unconfined, so keyctl itself is allowed: only the new session keyring protects.
+        var r = AsShellWithASecret(["run", "--rm", .. Unconfined, "keybox", "sh", "-c",
+            "keyring-probe session; keyring-probe read {key}"]);
+        Assert.True(r.Code == 0, r.ToString());
+        var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("shell session ", lines[0]);
+        string hostSession = lines[0].Split(' ')[2];
+        Assert.StartsWith("ok ", lines[1]);
+        Assert.NotEqual(hostSession, lines[1][3..]);
+        Assert.DoesNotContain("mdk-secret", lines[2]);
+        Assert.Equal("errno 13", lines[2]); // EACCES: the key exists, but the container does not possess it
+
+        // By default keyctl does not get that far.
+        var d = AsShellWithASecret(["run", "--rm", "keybox", "keyring-probe", "read", "{key}"]);
+        Assert.Equal("errno 1", d.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1]);
     }
+
+    /// <summary>minidocker ARGS run by the probe with a new session keyring holding a secret ({key} in ARGS is its
+    /// id); the first line of the output is "shell session ID key ID".</summary>
+    private (int Code, string Out, string Err) AsShellWithASecret(string[] args) =>
+        Sh.Try(_probe, ["as-shell", MiniDocker.Binary, "--root", _md.Root, .. args]);
 
     [Fact]
     public void Setting_the_clock_and_rebooting_are_refused()
@@ -200,8 +199,25 @@ public sealed class SeccompTests : IDisposable
                 printf("%s\n", buf);
                 return 0;
             }
-            if (!strcmp(argv[1], "invalidate") && argc > 2)
-                return report(syscall(SYS_keyctl, KEYCTL_INVALIDATE, atol(argv[2])));
+            if (!strcmp(argv[1], "as-shell") && argc > 2) {
+                long session = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
+                long key = syscall(SYS_add_key, "user", "mdk-test-key", secret, strlen(secret), KEY_SPEC_SESSION_KEYRING);
+                if (session < 0 || key < 0) { perror("keyring"); return 1; }
+                char id[32];
+                snprintf(id, sizeof id, "%ld", key);
+                for (int i = 2; i < argc; i++)
+                    if (!strcmp(argv[i], "{key}")) argv[i] = id;
+                    else if (strstr(argv[i], "{key}")) {
+                        char *with = malloc(strlen(argv[i]) + sizeof id), *at = strstr(argv[i], "{key}");
+                        sprintf(with, "%.*s%s%s", (int)(at - argv[i]), argv[i], id, at + 5);
+                        argv[i] = with;
+                    }
+                printf("shell session %ld key %ld\n", session, key);
+                fflush(stdout);
+                execv(argv[2], argv + 2);
+                perror("execv");
+                return 127;
+            }
             return 2;
         }
         """;

@@ -23,16 +23,26 @@ public static unsafe partial class LibSeccomp
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name(string name);
     [LibraryImport(Lib)] private static partial int seccomp_rule_add_array(nint ctx, uint action, int syscall, uint count, ArgCmp* args);
     [LibraryImport(Lib)] private static partial int seccomp_export_bpf(nint ctx, int fd);
+    [LibraryImport(Lib)] private static partial uint* seccomp_version();
 
     /// <summary>libseccomp's __NR_SCMP_ERROR: a name no architecture knows.</summary>
     private const int UnknownSyscall = -1;
 
     /// <summary>The BPF program (struct sock_filter[], 8 bytes an instruction) for <paramref name="filter"/>.</summary>
-    public static byte[] Compile(ResolvedSeccompFilter filter)
+    public static byte[] Compile(ResolvedSeccompFilter filter) => Call(() => CompileWithLibrary(filter));
+
+    /// <summary>"major.minor.micro" of the loaded library (its struct scmp_version).</summary>
+    public static string Version() => Call(() =>
+    {
+        uint* v = seccomp_version();
+        return v is null ? "unknown" : $"{v[0]}.{v[1]}.{v[2]}";
+    });
+
+    private static T Call<T>(Func<T> action)
     {
         try
         {
-            return CompileWithLibrary(filter);
+            return action();
         }
         catch (DllNotFoundException)
         {

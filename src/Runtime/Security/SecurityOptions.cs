@@ -62,7 +62,8 @@ public static class SecurityOptions
         if (seccomp != Unconfined)
         {
             var profile = seccomp is null ? DefaultHardening.Apply(Load(DefaultProfilePath, isDefault: true)) : Load(seccomp, isDefault: false);
-            filter = LibSeccomp.Compile(SeccompResolver.Resolve(profile, capabilities, target ?? SeccompTarget.Host));
+            var resolved = SeccompResolver.Resolve(profile, capabilities, target ?? SeccompTarget.Host);
+            filter = SeccompFilterCache.GetOrCompile(resolved, LibSeccomp.Version(), LibSeccomp.Compile);
         }
         return new SecurityConfig
         {
