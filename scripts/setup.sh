@@ -13,8 +13,9 @@ export DEBIAN_FRONTEND=noninteractive
 # cross gcc, the target's libc) build the linux-arm64 binary and give scripts/uapi-constants.sh aarch64's headers,
 # and qemu-user-static starts that binary once (test.sh). On arm64 (the lab's VMs) that build is native; x86_64's
 # headers for uapi-constants.sh are then wanted but not required (other_arch, below).
+# libseccomp2 compiles the default seccomp filter from golang-github-containers-common's /usr/share/containers/seccomp.json.
 packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev
-  shellcheck)
+  shellcheck libseccomp2 golang-github-containers-common)
 other_arch=()
 case $(dpkg --print-architecture) in
   amd64) packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static) ;;

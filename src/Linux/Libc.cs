@@ -57,6 +57,15 @@ public static unsafe partial class Libc
     public static readonly byte DT_UNKNOWN = Arch.DT_UNKNOWN, DT_DIR = Arch.DT_DIR;
     public static readonly int PR_SET_PDEATHSIG = Arch.PR_SET_PDEATHSIG, PR_CAPBSET_DROP = Arch.PR_CAPBSET_DROP,
         PR_SET_NO_NEW_PRIVS = Arch.PR_SET_NO_NEW_PRIVS;
+    public static readonly long SYS_keyctl = Arch.SYS_keyctl;
+    public static readonly int KEYCTL_JOIN_SESSION_KEYRING = Arch.KEYCTL_JOIN_SESSION_KEYRING,
+        PR_SET_SECCOMP = Arch.PR_SET_SECCOMP, SECCOMP_MODE_FILTER = Arch.SECCOMP_MODE_FILTER;
+    /// <summary>A seccomp filter's verdicts (the kernel's; libseccomp's SCMP_ACT_* are the same numbers).</summary>
+    public static readonly uint SECCOMP_RET_KILL_PROCESS = Arch.SECCOMP_RET_KILL_PROCESS,
+        SECCOMP_RET_KILL_THREAD = Arch.SECCOMP_RET_KILL_THREAD, SECCOMP_RET_TRAP = Arch.SECCOMP_RET_TRAP,
+        SECCOMP_RET_ERRNO = Arch.SECCOMP_RET_ERRNO, SECCOMP_RET_TRACE = Arch.SECCOMP_RET_TRACE,
+        SECCOMP_RET_LOG = Arch.SECCOMP_RET_LOG, SECCOMP_RET_ALLOW = Arch.SECCOMP_RET_ALLOW,
+        SECCOMP_RET_DATA = Arch.SECCOMP_RET_DATA;
     public static readonly short POSIX_SPAWN_SETSIGDEF = Arch.POSIX_SPAWN_SETSIGDEF,
         POSIX_SPAWN_SETSIGMASK = Arch.POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID = Arch.POSIX_SPAWN_SETSID;
 
@@ -72,6 +81,8 @@ public static unsafe partial class Libc
     public static partial long syscall(long number, uint a, uint b, uint c);
     [LibraryImport(Lib, SetLastError = true)]
     public static partial long syscall(long number, int a, int b, nint c, uint d);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial long syscall(long number, int a, nint b);
     [LibraryImport(Lib, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setgroups(nuint size, uint* list);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setresgid(uint rgid, uint egid, uint sgid);

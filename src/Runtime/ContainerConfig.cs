@@ -27,14 +27,14 @@ public sealed class ContainerConfig
     public RestartPolicy RestartPolicy { get; set; } = new();
     /// <summary>`--device`s: made in the container's /dev and allowed by its device cgroup.</summary>
     public List<Cgroups.DeviceMapping> Devices { get; set; } = new();
+    /// <summary>Seccomp filter and no_new_privs (--security-opt); a config from before has none: unconfined.</summary>
+    public Security.SecurityConfig Security { get; set; } = new();
     public DateTimeOffset Created { get; set; }
     /// <summary>The bounding set the program gets (Docker's names); null in a config written before it existed,
     /// which means Docker's default set.</summary>
     public List<string>? Capabilities { get; set; }
     /// <summary>--privileged: every capability, no masked /proc paths (and, as they come, every device and no seccomp).</summary>
     public bool Privileged { get; set; }
-    /// <summary>--security-opt no-new-privileges: setuid files and file capabilities grant nothing.</summary>
-    public bool NoNewPrivileges { get; set; }
     /// <summary>-u USER[:GROUP] for the program, resolved in the container's /etc/passwd and /etc/group.</summary>
     public string? User { get; set; }
     /// <summary>--group-add: more supplementary groups (names or numbers).</summary>

@@ -21,8 +21,9 @@ public sealed class ExecSpec
     public bool Interactive { get; set; }
     /// <summary>The container's: an exec gets no more than the container's program got.</summary>
     public List<string> Capabilities { get; set; } = new();
-    public bool NoNewPrivileges { get; set; }
     public List<string> GroupAdd { get; set; } = new();
+    /// <summary>The container's seccomp filter and no_new_privs: an exec is confined as the container is.</summary>
+    public Security.SecurityConfig? Security { get; set; }
 }
 
 /// <summary>
@@ -44,7 +45,7 @@ public static class ContainerExec
             GroupAdd = request.User is null ? config.GroupAdd : [],
             Interactive = request.Interactive,
             Capabilities = config.EffectiveCapabilities.ToList(),
-            NoNewPrivileges = config.NoNewPrivileges,
+            Security = config.Security,
         };
         if (!spec.WorkingDir.StartsWith('/'))
             throw new ContainerException($"the working directory '{spec.WorkingDir}' is invalid, it needs to be an absolute path", 1);

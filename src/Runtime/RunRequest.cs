@@ -24,12 +24,12 @@ public sealed record RunRequest
     public List<string> CapAdd { get; init; } = new();
     public List<string> CapDrop { get; init; } = new();
     public bool Privileged { get; init; }
-    /// <summary>--security-opt values this layer understands (no-new-privileges[:true|false]).</summary>
-    public List<string> SecurityOpts { get; init; } = new();
     public string? User { get; init; }
     public List<string> GroupAdd { get; init; } = new();
     /// <summary>`--device HOST[:CONTAINER][:PERMS]`, as given.</summary>
     public List<string> Devices { get; init; } = new();
+    /// <summary>`--security-opt`: seccomp=PROFILE|unconfined, no-new-privileges.</summary>
+    public List<string> SecurityOpt { get; init; } = new();
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -69,6 +69,9 @@ public static partial class ContainerConfigFactory
         // It is written into the container's /etc/hosts and hostname: a newline there would add lines of the user's.
         if (!HostnamePattern().IsMatch(hostname) || hostname.Length > 253)
             throw new ContainerException($"invalid hostname \"{hostname.ReplaceLineEndings("\\n")}\": use letters, digits, '-' and '.' (RFC 1123), at most 63 per label");
+        var capabilities = Capabilities.Resolve(request.CapAdd, request.CapDrop, request.Privileged);
+        // The filter's capability rules follow the set the program gets; --privileged runs without one (Docker).
+        var security = Security.SecurityOptions.Build(request.SecurityOpt, capabilities, request.Privileged);
         return new ContainerConfig
         {
             Id = id,
@@ -89,27 +92,13 @@ public static partial class ContainerConfigFactory
             Publish = request.Publish,
             RestartPolicy = restart,
             Devices = request.Devices.Select(Cgroups.DeviceNumbers.Parse).ToList(),
+            Security = security,
             Created = DateTimeOffset.UtcNow,
-            Capabilities = Capabilities.Resolve(request.CapAdd, request.CapDrop, request.Privileged),
+            Capabilities = capabilities,
             Privileged = request.Privileged,
-            NoNewPrivileges = NoNewPrivileges(request.SecurityOpts),
             User = string.IsNullOrEmpty(request.User) ? null : request.User,
             GroupAdd = request.GroupAdd,
         };
-    }
-
-    /// <summary>Docker's spellings: no-new-privileges, no-new-privileges:true|false (also with '=').</summary>
-    private static bool NoNewPrivileges(IEnumerable<string> options)
-    {
-        bool on = false;
-        foreach (var option in options)
-        {
-            var kv = option.Split([':', '='], 2);
-            if (kv[0] != "no-new-privileges") continue; // other options belong to other layers (seccomp)
-            on = kv.Length == 1 || (bool.TryParse(kv[1], out bool v)
-                ? v : throw new ContainerException($"invalid --security-opt {option}: use no-new-privileges[:true|false]"));
-        }
-        return on;
     }
 
     /// <summary>--env-file first, then -e, in order; `-e NAME` without a value takes the host's NAME if it is set.</summary>

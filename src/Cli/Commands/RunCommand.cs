@@ -29,7 +29,7 @@ public static class RunCommand
     private static readonly Option<bool> Privileged = new("--privileged")
     { Description = "Give extended privileges: every capability, unmasked /proc, writable /sys" };
     private static readonly Option<string[]> SecurityOpt = new("--security-opt")
-    { Description = "Security options: no-new-privileges[:true|false], seccomp=FILE|unconfined" };
+    { Description = "Security options: seccomp=PROFILE.json|unconfined, no-new-privileges[:true|false]" };
     private static readonly Option<string?> User = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
     private static readonly Option<string[]> GroupAdd = new("--group-add") { Description = "Add additional groups to join" };
     private static readonly Option<string[]> Device = new("--device")
@@ -86,7 +86,7 @@ public static class RunCommand
             CapAdd = (p.GetValue(CapAdd) ?? []).ToList(),
             CapDrop = (p.GetValue(CapDrop) ?? []).ToList(),
             Privileged = p.GetValue(Privileged),
-            SecurityOpts = (p.GetValue(SecurityOpt) ?? []).ToList(),
+            SecurityOpt = (p.GetValue(SecurityOpt) ?? []).ToList(),
             User = p.GetValue(User),
             GroupAdd = (p.GetValue(GroupAdd) ?? []).ToList(),
             Devices = (p.GetValue(Device) ?? []).ToList(),

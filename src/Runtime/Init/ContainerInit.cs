@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
+using MiniDocker.Runtime.Security;
 using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
@@ -64,8 +65,10 @@ public static class ContainerInit
         string program = ResolveExecutable(config.Args[0], config.Env);
         var user = config.User is null && config.GroupAdd.Count == 0 ? null
             : UserSpec.Resolve(config.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"), config.GroupAdd);
-        DropPrivileges(config.EffectiveCapabilities, config.NoNewPrivileges, user);
-        return ExecProgram(program, config.Args, config.Env, channel);
+        SecuritySteps.JoinNewSessionKeyring();
+        SecuritySteps.BeforeCapabilityDrop(config.Security);
+        DropPrivileges(config.EffectiveCapabilities, user);
+        return ExecProgram(program, config.Args, config.Env, channel, config.Security);
     }
 
     /// <summary>A new session with the pty's slave (/dev/pts/N of the container's devpts) as stdio and controlling
@@ -93,7 +96,8 @@ public static class ContainerInit
 
     /// <summary>The last step of the init and of an exec: execve() with signals reset and no stray fds; returns
     /// only if execve failed, after reporting it with Docker's wording and exit code.</summary>
-    internal static unsafe int ExecProgram(string program, IReadOnlyList<string> args, IReadOnlyList<string> env, SyncChannel channel)
+    internal static unsafe int ExecProgram(string program, IReadOnlyList<string> args, IReadOnlyList<string> env, SyncChannel channel,
+        SecurityConfig? security)
     {
         ResetSignals();
         // From here fd 3 closes on a successful execve: the parent reads EOF and knows the program runs.
@@ -104,7 +108,10 @@ public static class ContainerInit
         Check(syscall(SYS_close_range, 3, uint.MaxValue, CLOSE_RANGE_CLOEXEC), "close_range(CLOEXEC)");
 
         using var strings = new NativeStrings();
-        execve(strings.Add(program), strings.AddArray(args), strings.AddArray(env));
+        byte* path = strings.Add(program);
+        byte** argv = strings.AddArray(args), envp = strings.AddArray(env);
+        SecuritySteps.BeforeExec(security); // with no_new_privs the filter comes last: it need not allow our own steps
+        execve(path, argv, envp);
         int errno = LastErrno;
         var (code, reason) = (Errno)errno switch
         {
@@ -139,9 +146,10 @@ public static class ContainerInit
         throw new ContainerException($"exec: \"{name}\": executable file not found in $PATH", ExitCodes.NotFound);
     }
 
-    /// <summary>The last steps before execve, in this order: the bounding set (a later setuid could not trim it), then
-    /// no_new_privs, then the identity (setgroups/setresgid/setresuid need CAP_SETGID/SETUID, still held).</summary>
-    internal static void DropPrivileges(IReadOnlyList<string> capabilities, bool noNewPrivileges, ContainerUser? user)
+    /// <summary>The last steps before execve (no_new_privs and a filter loaded after it come in ExecProgram), in this
+    /// order: the bounding set (a later setuid could not trim it), then the identity (setgroups/setresgid/setresuid
+    /// need CAP_SETGID/SETUID, still held).</summary>
+    internal static void DropPrivileges(IReadOnlyList<string> capabilities, ContainerUser? user)
     {
         var keep = capabilities.Select(Capabilities.Number).ToHashSet();
         int last = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim());
@@ -150,7 +158,6 @@ public static class ContainerInit
         for (int cap = 0; cap <= last; cap++)
             if (!keep.Contains(cap))
                 Check(prctl(PR_CAPBSET_DROP, (nuint)cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)", cap.ToString());
-        if (noNewPrivileges) Check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
         user?.Apply();
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
+using MiniDocker.Runtime.Security;
 using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
@@ -34,8 +35,10 @@ public static class ExecInit
             if (chdir(spec.WorkingDir) == -1)
                 throw new ContainerException($"chdir to cwd (\"{spec.WorkingDir}\") failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(LastErrno).ToLowerInvariant()}", ExitCodes.CannotExecute);
             string program = ContainerInit.ResolveExecutable(spec.Args[0], spec.Env);
-            ContainerInit.DropPrivileges(spec.Capabilities, spec.NoNewPrivileges, user);
-            return ContainerInit.ExecProgram(program, spec.Args, spec.Env, channel);
+            SecuritySteps.JoinNewSessionKeyring();
+            SecuritySteps.BeforeCapabilityDrop(spec.Security);
+            ContainerInit.DropPrivileges(spec.Capabilities, user);
+            return ContainerInit.ExecProgram(program, spec.Args, spec.Env, channel, spec.Security);
         }
         catch (Exception e)
         {
