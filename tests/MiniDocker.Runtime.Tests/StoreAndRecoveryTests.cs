@@ -58,7 +58,7 @@ public sealed class ContainerStoreTests : IDisposable
         var waiter = Task.Run(() => _t.Store.Claim(c.Id, TimeSpan.FromSeconds(10)));
         _t.Store.Delete(c.Id);
         remover.Dispose();
-        var e = Assert.Throws<ContainerException>(() => waiter.GetAwaiter().GetResult());
+        var e = Assert.Throws<NoSuchContainerException>(() => waiter.GetAwaiter().GetResult());
         Assert.Contains("no such container", e.Message);
         Assert.Empty(Directory.GetDirectories(_t.Store.ContainersDir));
     }
