@@ -27,8 +27,9 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
         var s = entry.State;
         if (s.Status == ContainerStatus.Exited || IsUntouched(s)) return s.Status;
         if (store.IsOwned(entry.Config.Id)) return s.Status;
-        return s.Status == ContainerStatus.Running && ProcessHandle.IsAlive(s.Pid, s.PidStartTime)
-            ? ContainerStatus.Running : ContainerStatus.Exited;
+        // Unowned with its process alive: it runs, also when the owner died between "start" and recording Running
+        // (an init that never got "start" exits at once when its parent's pipe closes).
+        return ProcessHandle.IsAlive(s.Pid, s.PidStartTime) ? ContainerStatus.Running : ContainerStatus.Exited;
     }
 
     // Created and never spawned: nothing can have crashed (a run killed before its first step, or about to start).
@@ -137,7 +138,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
         using (claim)
         {
             var state = store.LoadState(id) ?? new ContainerState();
-            if (!force && ProcessHandle.IsAlive(state.Pid, state.PidStartTime) && state.Status == ContainerStatus.Running)
+            if (!force && ProcessHandle.IsAlive(state.Pid, state.PidStartTime))
                 throw Running(entry.Config);
             RemoveClaimed(entry.Config);
         }
@@ -230,7 +231,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
             using (claim)
             {
                 var state = store.LoadState(entry.Config.Id) ?? entry.State;
-                if (state.Status == ContainerStatus.Running && ProcessHandle.IsAlive(state.Pid, state.PidStartTime)) continue;
+                if (ProcessHandle.IsAlive(state.Pid, state.PidStartTime)) continue;
                 bytes += RemoveClaimed(entry.Config);
                 removed.Add(entry.Config.Id);
             }
@@ -293,7 +294,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
     private ContainerState RecordCrash(string id) => store.UpdateState(id, s =>
     {
         if (s.Status == ContainerStatus.Exited || IsUntouched(s)) return;
-        if (s.Status == ContainerStatus.Running && ProcessHandle.IsAlive(s.Pid, s.PidStartTime)) return;
+        if (ProcessHandle.IsAlive(s.Pid, s.PidStartTime)) return;
         s.Status = ContainerStatus.Exited;
         s.ExitCode = CrashedExitCode;
         s.Error = CrashedError;
