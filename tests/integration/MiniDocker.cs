@@ -103,6 +103,25 @@ public sealed class MiniDocker : IDisposable
             Run(["network", "rm", .. networks]);
         }
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
+        SweepCgroups(Root);
+    }
+
+    /// <summary>
+    /// Leaves the host clean of this root's device cgroups (devices/minidocker/SCOPE/ID). A test that deletes its root
+    /// by hand leaves them by design (nothing sweeps cgroups of deleted roots yet); stop 16 also saw one or two per
+    /// suite run from the Foundation classes that are not explained yet: see the closing note.
+    /// </summary>
+    public static void SweepCgroups(string root)
+    {
+        string scope = Path.Combine("/sys/fs/cgroup/devices/minidocker", StateRoots.ScopeOf(root));
+        if (!Directory.Exists(scope)) return;
+        foreach (var cgroup in Directory.GetDirectories(scope))
+        {
+            foreach (var pid in File.ReadAllLines(Path.Combine(cgroup, "cgroup.procs")))
+                Process.Start("kill", ["-9", pid])?.WaitForExit();
+            try { Directory.Delete(cgroup); } catch (IOException) { }
+        }
+        try { Directory.Delete(scope); } catch (IOException) { }
     }
 }
 
