@@ -118,6 +118,26 @@ public sealed class LifecycleRecoveryTests : IDisposable
     };
 
     [Fact]
+    public void A_container_whose_owner_died_between_start_and_recording_running_is_running_and_rm_f_kills_its_process()
+    {
+        // The owner (a foreground run) was killed after "start" and before it wrote Running: state.json says Created
+        // with the pid of a program that runs. Recording that as a crash once dropped the pid, so rm -f could not
+        // kill the program and it ran on in its own pid namespace with nothing tracking it.
+        using var program = Process.Start("sleep", "600")!;
+        var c = _t.Add("racing", new ContainerState
+        {
+            Status = ContainerStatus.Created, Pid = program.Id, PidStartTime = ProcStat.StartTimeOf(program.Id), CleanupPending = true,
+        });
+        Assert.Equal(ContainerStatus.Running, _lifecycle.List().Single().Status);
+        Assert.Equal(program.Id, _t.Store.LoadState(c.Id)!.Pid);
+        Assert.Throws<ContainerException>(() => _lifecycle.Remove(c.Id, force: false));
+
+        _lifecycle.Remove(c.Id, force: true);
+        Assert.True(program.WaitForExit(10_000), "rm -f left the program running");
+        Assert.Empty(_t.Store.List());
+    }
+
+    [Fact]
     public void A_container_whose_owner_and_process_are_gone_is_exited_and_ps_records_it_and_undoes_its_hooks()
     {
         var (pid, start) = DeadProcess();

@@ -94,6 +94,7 @@ public sealed class MiniDocker : IDisposable
 
     public void Dispose()
     {
+        var processes = ContainerProcesses();
         var ids = Run("ps", "-aq").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (ids.Length > 0) Run(["rm", "-f", .. ids]);
         var networks = Networks();
@@ -104,7 +105,45 @@ public sealed class MiniDocker : IDisposable
         }
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
         SweepCgroups(Root);
+        // A container's program or monitor that outlives `rm -f` is a leak a user would hit too: fail the test (after
+        // killing it, so the host stays clean).
+        var leaked = processes.Where(p => IsAlive(p.Pid, p.StartTime)).ToList();
+        foreach (var (pid, _, _) in leaked) Process.Start("kill", ["-9", pid.ToString()])?.WaitForExit();
+        if (leaked.Count > 0)
+            throw new InvalidOperationException("rm -f left processes running: " + string.Join(", ", leaked.Select(p => $"{p.Pid} ({p.What})")));
     }
+
+    /// <summary>Each container's recorded program and monitor, with the start time that tells them from a reused pid.</summary>
+    private List<(int Pid, ulong StartTime, string What)> ContainerProcesses()
+    {
+        var found = new List<(int, ulong, string)>();
+        foreach (var dir in ContainerDirs())
+        {
+            try
+            {
+                using var state = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "state.json")));
+                var root = state.RootElement;
+                int pid = root.GetProperty("pid").GetInt32(), monitor = root.GetProperty("monitorPid").GetInt32();
+                if (pid > 0) found.Add((pid, root.GetProperty("pidStartTime").GetUInt64(), "program of " + Path.GetFileName(dir)[..12]));
+                if (monitor > 0) found.Add((monitor, StartTime(monitor), "monitor of " + Path.GetFileName(dir)[..12]));
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException or KeyNotFoundException) { }
+        }
+        return found;
+    }
+
+    private static ulong StartTime(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields[0] == "Z" ? 0 : ulong.Parse(fields[19]);
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException) { return 0; }
+    }
+
+    private static bool IsAlive(int pid, ulong startTime) => startTime != 0 && StartTime(pid) == startTime;
 
     /// <summary>
     /// Leaves the host clean of this root's device cgroups (devices/minidocker/SCOPE/ID). A test that deletes its root
