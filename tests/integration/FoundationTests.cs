@@ -239,11 +239,11 @@ public sealed class FoundationTests : IDisposable
         string net = "fd" + _tag;
         string subnet = $"10.{Random.Shared.Next(100, 200)}.{Random.Shared.Next(0, 255)}.0/24";
         Assert.Equal(0, _md.Run("network", "create", "--subnet", subnet, net).ExitCode);
-        int port = FreePort();
+        int port = HostPorts.Free();
         string web = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www";
         var first = _md.Run("run", "-d", "--net", net, "-p", $"{port}:80", "--name", Name("a"), "-h", "first", "busybox", "sh", "-c", web);
         Assert.True(first.ExitCode == 0, first.ToString());
-        Assert.Equal("first\n", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal("first\n", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
 
         var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(_md.Root, "containers", first.Stdout.Trim(), "state.json"))).RootElement;
         int monitor = state.GetProperty("monitorPid").GetInt32(), program = state.GetProperty("pid").GetInt32();
@@ -254,30 +254,12 @@ public sealed class FoundationTests : IDisposable
         // Seen as crashed: its port, address and rules are free for the next container at once.
         var second = _md.Run("run", "-d", "--net", net, "-p", $"{port}:80", "--name", Name("b"), "-h", "second", "busybox", "sh", "-c", web);
         Assert.True(second.ExitCode == 0, second.ToString());
-        Assert.Equal("second\n", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal("second\n", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
         var rows = _md.Run("ps", "-a", "--format", "{{.Names}} {{.Ports}}").Stdout.Split('\n');
         Assert.Equal($"{Name("a")} ", rows.Single(r => r.StartsWith(Name("a"))));
         Assert.Contains($"{Name("b")} 0.0.0.0:{port}->80/tcp", rows);
     }
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    private static string Fetch(string url)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
-        for (int i = 0; ; i++)
-        {
-            try { return http.GetStringAsync(url).GetAwaiter().GetResult(); }
-            catch (Exception) when (i < 30) { Thread.Sleep(100); }
-        }
-    }
 }
 
 /// <summary>The state root on a full disk (a small tmpfs): one-line errors, nothing half-made, and all works again

@@ -40,21 +40,8 @@ public abstract class LoopbackTests(string firewall) : IDisposable
         return JsonDocument.Parse(Md("network", "inspect", Net).Stdout).RootElement[0].GetProperty("Bridge").GetString()!;
     }
 
-    /// <summary>busybox plus loopback-probe, compiled static with the host's gcc.</summary>
-    private void ImportProbeImage()
-    {
-        string work = Path.Combine(_md.Root, "probebox-build");
-        string rootfs = Path.Combine(work, "rootfs");
-        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
-        Sh.Run("gcc", "-static", "-O2", "-o", Path.Combine(rootfs, "bin", "loopback-probe"),
-            Path.Combine(AppContext.BaseDirectory, "loopback-probe.c"));
-        Sh.Run("tar", "-xf", MiniDocker.BusyboxTar, "-C", rootfs);
-        string tar = Path.Combine(work, "probebox.tar");
-        Sh.Run("tar", "-cf", tar, "-C", rootfs, ".");
-        var r = Md("image", "import", tar, "probebox");
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Directory.Delete(work, recursive: true);
-    }
+    /// <summary>busybox plus loopback-probe.</summary>
+    private void ImportProbeImage() => TestImages.BusyboxWith(_md, "probebox", "loopback-probe.c");
 
     /// <summary>Our rules that mention the bridge, in the raw stage of either backend (iptables' raw table, or the
     /// whole nft table of ours): the drop of its traffic to 127.0.0.0/8.</summary>
@@ -133,27 +120,17 @@ public abstract class LoopbackTests(string firewall) : IDisposable
         Assert.Empty(LoopbackDrops(bridge));
     }
 
-    private static string Fetch(string url)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
-        for (int i = 0; ; i++)
-        {
-            try { return http.GetStringAsync(url).Result; }
-            catch (AggregateException) when (i < 30) { Thread.Sleep(100); }
-        }
-    }
-
     [Fact]
     public void A_port_published_on_127_0_0_1_still_answers_the_host()
     {
         string bridge = CreateNetwork();
-        int port = HostLoopbackListener.FreePort();
+        int port = HostPorts.Free();
         var r = Md("run", "-d", "--name", "web", "--net", Net, "-p", $"127.0.0.1:{port}:80", "busybox", "sh", "-c",
             "mkdir -p /www && echo loopback-ok > /www/index.html && exec httpd -f -p 80 -h /www");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Single(LoopbackDrops(bridge));
 
-        Assert.Equal("loopback-ok\n", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal("loopback-ok\n", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
 
         Assert.Equal(0, Md("rm", "-f", "web").ExitCode);
         Assert.Equal(0, Md("network", "rm", Net).ExitCode);
@@ -188,15 +165,6 @@ public sealed class HostLoopbackListener : IDisposable
             }
             catch (SocketException) when (attempt < 20) { tcp.Stop(); } // that UDP port is taken: another one
         }
-    }
-
-    public static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     /// <summary>What arrived within <paramref name="wait"/>: the data of an accepted connection, and datagrams.</summary>

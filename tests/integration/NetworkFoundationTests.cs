@@ -63,15 +63,6 @@ public sealed class NetworkFoundationTests : IDisposable
             .Where(l => l.Contains($"alias minidocker:net:{scope}:"))
             .Select(l => l.Split(':')[1].Trim()).ToArray();
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
     private Result RunWithFailPoint(string point, params string[] args)
     {
         Environment.SetEnvironmentVariable("MINIDOCKER_FAILPOINT", point);
@@ -132,7 +123,7 @@ public sealed class NetworkFoundationTests : IDisposable
         CreateNetwork(Net, Subnet);
         for (int round = 0; round < 4; round++)
         {
-            int port = FreePort();
+            int port = HostPorts.Free();
             var results = Enumerable.Range(0, 4).AsParallel().WithDegreeOfParallelism(4)
                 .Select(_ => Md("run", "-d", "--net", Net, "-p", $"{port}:80", "busybox", "httpd", "-f", "-p", "80"))
                 .ToList();
@@ -196,7 +187,7 @@ public sealed class NetworkFoundationTests : IDisposable
     {
         string scope = StateRoots.ScopeOf(_md.Root);
         CreateNetwork(Net, Subnet);
-        int port = FreePort();
+        int port = HostPorts.Free();
         Assert.Equal(0, Md("run", "-d", "--net", Net, "-p", $"{port}:80", "busybox", "httpd", "-f", "-p", "80").ExitCode);
         Assert.Equal(0, Md("run", "-d", "busybox", "sleep", "60").ExitCode);
         string bridge = BridgeOf(Net);
@@ -226,7 +217,7 @@ public sealed class NetworkFoundationTests : IDisposable
         string otherScope = StateRoots.ScopeOf(other.Root), scope = StateRoots.ScopeOf(_md.Root);
         string otherNet = "onet" + _suffix;
         Assert.Equal(0, other.Run("network", "create", "--subnet", $"10.234.{_octet}.0/24", otherNet).ExitCode);
-        Assert.Equal(0, other.Run("run", "-d", "--net", otherNet, "-p", $"{FreePort()}:80", "busybox", "httpd", "-f", "-p", "80").ExitCode);
+        Assert.Equal(0, other.Run("run", "-d", "--net", otherNet, "-p", $"{HostPorts.Free()}:80", "busybox", "httpd", "-f", "-p", "80").ExitCode);
         Assert.Equal(0, other.Run("run", "--rm", "busybox", "true").ExitCode); // the other root's default network
         CreateNetwork(Net, Subnet);
         string ours = BridgeOf(Net);
@@ -361,7 +352,7 @@ public sealed class NetworkFoundationTests : IDisposable
         Assert.Equal(125, none.ExitCode);
         Assert.Equal("minidocker: conflicting options: port publishing and network mode none\n", none.Stderr);
 
-        int port = FreePort();
+        int port = HostPorts.Free();
         var host = Md("run", "--rm", "--net", "host", "-p", $"{port}:80", "busybox", "true");
         Assert.Equal(0, host.ExitCode);
         Assert.Equal("WARNING: Published ports are discarded when using host network mode\n", host.Stderr);

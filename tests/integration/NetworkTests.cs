@@ -38,15 +38,6 @@ public abstract class NetworkTests(string firewall) : IDisposable
         Assert.True(r.ExitCode == 0, r.ToString());
     }
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
     private string RunDetached(params string[] args)
     {
         var r = Md(["run", "-d", .. args]);
@@ -58,16 +49,6 @@ public abstract class NetworkTests(string firewall) : IDisposable
     private string WebServer(string name, params string[] extra) =>
         RunDetached([.. extra, "--name", name, "busybox", "sh", "-c",
             "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]);
-
-    private static string Fetch(string url)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
-        for (int i = 0; ; i++)
-        {
-            try { return http.GetStringAsync(url).Result; }
-            catch (AggregateException) when (i < 30) { Thread.Sleep(100); }
-        }
-    }
 
     private static string[] HostVeths() =>
         Sh.Run("ip", "-o", "link", "show", "type", "veth").Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -278,12 +259,12 @@ public abstract class NetworkTests(string firewall) : IDisposable
     {
         using var wan = new WanNamespace();
         CreateNetwork(Net, Subnet);
-        int port = FreePort();
+        int port = HostPorts.Free();
         string id = WebServer("pub", "--net", Net, "-p", $"{port}:80");
         string hostname = id[..12] + "\n";
 
-        Assert.Equal(hostname, Fetch($"http://127.0.0.1:{port}/"));
-        Assert.Equal(hostname, Fetch($"http://{wan.HostAddress}:{port}/"));
+        Assert.Equal(hostname, HostPorts.Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal(hostname, HostPorts.Fetch($"http://{wan.HostAddress}:{port}/"));
         Assert.Equal(hostname, wan.Exec("busybox", "timeout", "5", "wget", "-qO-", $"http://{wan.HostAddress}:{port}/"));
         var hairpin = Md("run", "--rm", "--net", Net, "busybox", "timeout", "5", "wget", "-qO-", $"http://{wan.HostAddress}:{port}/");
         Assert.Equal(hostname, hairpin.Stdout);
@@ -304,21 +285,21 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Udp_ranges_and_host_ip_forms_are_published()
     {
         using var wan = new WanNamespace();
-        UdpImage.Import(_md);
+        TestImages.BusyboxWith(_md, "udpbox", "udp-echo.c");
         CreateNetwork(Net, Subnet);
-        int udp = FreePort(), first = FreePort();
+        int udp = HostPorts.Free(), first = HostPorts.Free();
         RunDetached("--name", "udp", "--net", Net, "-p", $"{udp}:7/udp", "udpbox", "udp-echo", "7");
         Assert.Equal("echo:ping", UdpAsk("127.0.0.1", udp, "ping"));
         Assert.Equal("echo:pong", UdpAsk(wan.HostAddress, udp, "pong"));
 
         // A range of two host ports onto two container ports, and a mapping bound to one host address only.
-        int range = FreePort();
-        while (!PortFree(range + 1)) range = FreePort();
+        int range = HostPorts.Free();
+        while (!PortFree(range + 1)) range = HostPorts.Free();
         RunDetached("--name", "multi", "--net", Net, "-p", $"{range}-{range + 1}:80-81", "-p", $"127.0.0.1:{first}:80",
             "busybox", "sh", "-c", "mkdir /a /b; echo a > /a/index.html; echo b > /b/index.html; httpd -p 80 -h /a; exec httpd -f -p 81 -h /b");
-        Assert.Equal("a\n", Fetch($"http://127.0.0.1:{range}/"));
-        Assert.Equal("b\n", Fetch($"http://127.0.0.1:{range + 1}/"));
-        Assert.Equal("a\n", Fetch($"http://127.0.0.1:{first}/"));
+        Assert.Equal("a\n", HostPorts.Fetch($"http://127.0.0.1:{range}/"));
+        Assert.Equal("b\n", HostPorts.Fetch($"http://127.0.0.1:{range + 1}/"));
+        Assert.Equal("a\n", HostPorts.Fetch($"http://127.0.0.1:{first}/"));
         // Bound to 127.0.0.1 only: the host's other address does not answer on that port.
         Assert.NotEqual(0, wan.TryExec("busybox", "timeout", "3", "wget", "-qO-", $"http://{wan.HostAddress}:{first}/").Code);
         var ports = Md("port", "multi").Stdout;
@@ -335,7 +316,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
         var line = Md("port", "auto").Stdout.Trim();
         Assert.Matches(@"^80/tcp -> 0\.0\.0\.0:\d+$", line);
         int port = int.Parse(line.Split(':')[1]);
-        Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Matches("^[0-9a-f]{12}\n$", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
     }
 
     [Fact]
@@ -344,7 +325,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
         var import = Md("image", "import", "-c", "EXPOSE 80 81/udp", MiniDocker.BusyboxTar, "exposing");
         Assert.Equal(0, import.ExitCode);
         CreateNetwork(Net, Subnet);
-        int fixedPort = FreePort();
+        int fixedPort = HostPorts.Free();
         RunDetached("--name", "all", "--net", Net, "-P", "-p", $"{fixedPort}:81/udp", "exposing", "sleep", "60");
         var lines = Md("port", "all").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
@@ -378,14 +359,14 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Port_already_published_or_bound_on_the_host_is_refused_and_nothing_is_left()
     {
         CreateNetwork(Net, Subnet);
-        int port = FreePort();
+        int port = HostPorts.Free();
         WebServer("first", "--net", Net, "-p", $"{port}:80");
         var second = Md("run", "-d", "--net", Net, "-p", $"{port}:80", "busybox", "true");
         Assert.Equal(125, second.ExitCode);
         Assert.Equal($"minidocker: port {port}/tcp is already allocated\n", second.Stderr);
         Assert.Single(_md.ContainerDirs());
 
-        var listener = new TcpListener(IPAddress.Any, FreePort());
+        var listener = new TcpListener(IPAddress.Any, HostPorts.Free());
         listener.Start();
         try
         {
@@ -409,7 +390,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void A_failure_at_any_setup_step_undoes_the_steps_before_it(string step)
     {
         CreateNetwork(Net, Subnet);
-        var r = RunWithFailPoint(step, "run", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true");
+        var r = RunWithFailPoint(step, "run", "--net", Net, "-p", $"{HostPorts.Free()}:80", "busybox", "true");
         Assert.Equal(125, r.ExitCode);
         Assert.Contains($"injected failure at step '{step}'", r.Stderr);
         AssertNothingLeftFor(Net);
@@ -426,17 +407,17 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Rm_and_auto_remove_release_address_veth_and_rules()
     {
         CreateNetwork(Net, Subnet);
-        Md("run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true");
+        Md("run", "--rm", "--net", Net, "-p", $"{HostPorts.Free()}:80", "busybox", "true");
         AssertNothingLeftFor(Net);
-        int keptPort = FreePort();
+        int keptPort = HostPorts.Free();
         string kept = WebServer("kept", "--net", Net, "-p", $"{keptPort}:80");
-        WebServer("w", "--net", Net, "-p", $"{FreePort()}:80");
+        WebServer("w", "--net", Net, "-p", $"{HostPorts.Free()}:80");
         Assert.Equal(2, ContainerTags().Count(t => !_tagsBefore.Contains(t)));
         Assert.Equal(2, NewVeths().Length);
         Md("rm", "-f", "w");
         // Exactly w's rules went: the other container still answers.
         Assert.Equal([kept[..12]], ContainerTags().Except(_tagsBefore));
-        Assert.Equal(kept[..12] + "\n", Fetch($"http://127.0.0.1:{keptPort}/"));
+        Assert.Equal(kept[..12] + "\n", HostPorts.Fetch($"http://127.0.0.1:{keptPort}/"));
         Md("rm", "-f", "kept");
         AssertNothingLeftFor(Net);
     }
@@ -445,7 +426,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Reconcile_sweeps_what_a_vanished_container_left()
     {
         CreateNetwork(Net, Subnet);
-        string id = WebServer("doomed", "--net", Net, "-p", $"{FreePort()}:80");
+        string id = WebServer("doomed", "--net", Net, "-p", $"{HostPorts.Free()}:80");
         // As after a crash of everything (kill -9 of monitor and program, state directory lost): the records and
         // rules remain, the container does not.
         string dir = _md.ContainerDirs().Single();
@@ -463,15 +444,15 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Stop_releases_the_attachment_and_start_recreates_it()
     {
         CreateNetwork(Net, Subnet);
-        int port = FreePort();
+        int port = HostPorts.Free();
         string id = WebServer("cycle", "--net", Net, "-p", $"{port}:80");
-        Assert.Equal(id[..12] + "\n", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal(id[..12] + "\n", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
 
         Assert.Equal(0, Md("stop", "-t", "1", "cycle").ExitCode);
         AssertNothingLeftFor(Net, containerKept: true);
 
         Assert.Equal(0, Md("start", "cycle").ExitCode);
-        Assert.Equal(id[..12] + "\n", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal(id[..12] + "\n", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
         Assert.Equal($"80/tcp -> 0.0.0.0:{port}\n", Md("port", "cycle").Stdout);
         Assert.Single(NewVethsSettled(1));
     }
@@ -480,7 +461,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Publishing_runs_racing_reconciles_leave_no_rule_behind()
     {
         CreateNetwork(Net, Subnet);
-        var runs = Enumerable.Range(0, 12).Select(_ => FreePort()).Distinct().ToList();
+        var runs = Enumerable.Range(0, 12).Select(_ => HostPorts.Free()).Distinct().ToList();
         var work = runs.Select(port => (Func<Result>)(() => Md("run", "--rm", "--net", Net, "-p", $"{port}:80", "busybox", "true")))
             .Concat(Enumerable.Range(0, 3).Select(_ => (Func<Result>)(() => Md("network", "reconcile"))))
             .ToList();
@@ -507,20 +488,20 @@ public abstract class NetworkTests(string firewall) : IDisposable
     public void Flushed_rules_are_restored_by_network_reconcile()
     {
         CreateNetwork(Net, Subnet);
-        int port = FreePort();
+        int port = HostPorts.Free();
         WebServer("web", "--net", Net, "-p", $"{port}:80");
         if (firewall == "iptables") Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
         else Assert.Equal(0, Sh.Try("nft", "flush", "chain", "ip", "minidocker", "MINIDOCKER").Code);
         Assert.Throws<AggregateException>(() => new HttpClient { Timeout = TimeSpan.FromSeconds(1) }.GetStringAsync($"http://127.0.0.1:{port}/").Result);
         Assert.Equal(0, Md("network", "reconcile").ExitCode);
-        Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Matches("^[0-9a-f]{12}\n$", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
     }
 
     [Fact]
     public void Flushed_rules_are_restored_by_the_next_run_that_publishes()
     {
         CreateNetwork(Net, Subnet);
-        int port = FreePort();
+        int port = HostPorts.Free();
         WebServer("web", "--net", Net, "-p", $"{port}:80");
         // What `iptables -t nat -F` does to our part, done to our rules only: the jump from PREROUTING and the
         // DNAT chain's rules are gone.
@@ -531,7 +512,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
             Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
         }
         else Assert.Equal(0, Sh.Try("nft", "flush", "table", "ip", "minidocker").Code);
-        Assert.Equal(0, Md("run", "--rm", "--net", Net, "-p", $"{FreePort()}:80", "busybox", "true").ExitCode);
-        Assert.Matches("^[0-9a-f]{12}\n$", Fetch($"http://127.0.0.1:{port}/"));
+        Assert.Equal(0, Md("run", "--rm", "--net", Net, "-p", $"{HostPorts.Free()}:80", "busybox", "true").ExitCode);
+        Assert.Matches("^[0-9a-f]{12}\n$", HostPorts.Fetch($"http://127.0.0.1:{port}/"));
     }
 }

@@ -124,15 +124,10 @@ public sealed class SecurityTests : IDisposable
     }
 
     /// <summary>"exebox": busybox, glibc, the attacker, and /bin/evil, a script whose interpreter is /proc/self/exe.</summary>
-    private void ImportAttackImage()
+    private void ImportAttackImage() => TestImages.BusyboxWith(_md, "exebox", "exe-attack.c", rootfs =>
     {
-        string work = Path.Combine(_md.Root, "exebox-build");
-        string rootfs = Path.Combine(work, "rootfs");
-        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
-        Sh.Run("gcc", "-static", "-O2", "-o", Path.Combine(rootfs, "bin", "exe-attack"),
-            Path.Combine(AppContext.BaseDirectory, "exe-attack.c"));
-        Sh.Run("tar", "-xf", MiniDocker.BusyboxTar, "-C", rootfs);
         File.WriteAllText(Path.Combine(rootfs, "bin", "evil"), "#!/proc/self/exe\n");
+        File.SetUnixFileMode(Path.Combine(rootfs, "bin", "evil"), (UnixFileMode)0b111_101_101);
         // minidocker is a dynamic executable: as the script's interpreter it needs glibc's loader in the image (the
         // CVE needs "an image with glibc").
         foreach (var library in Sh.Run("ldd", MiniDocker.Binary).Split('\n')
@@ -142,11 +137,5 @@ public sealed class SecurityTests : IDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(new FileInfo(library).ResolveLinkTarget(true)?.FullName ?? library, target, overwrite: true);
         }
-        File.SetUnixFileMode(Path.Combine(rootfs, "bin", "evil"), (UnixFileMode)0b111_101_101);
-        string tar = Path.Combine(work, "exebox.tar");
-        Sh.Run("tar", "-cf", tar, "-C", rootfs, ".");
-        var r = _md.Run("image", "import", tar, "exebox");
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Directory.Delete(work, recursive: true);
-    }
+    });
 }

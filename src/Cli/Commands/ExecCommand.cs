@@ -22,7 +22,7 @@ public static class ExecCommand
         };
         command.SetAction(p =>
         {
-            var (config, process) = LifecycleVerbs.WithoutHooks(p).OpenRunning(p.GetValue(container)!);
+            var (config, process) = LifecycleVerbs.WithLazyHooks(p).OpenRunning(p.GetValue(container)!);
             using (process)
             {
                 var request = new ExecRequest(p.GetValue(commandArgs)!, p.GetValue(env) ?? [], p.GetValue(workdir),

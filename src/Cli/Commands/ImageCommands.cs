@@ -67,7 +67,7 @@ public static class ImageCommands
     /// containers, so the CLI tells it.
     /// </summary>
     private static IReadOnlyCollection<ImageUser> ImageUsers(ParseResult p) =>
-        LifecycleVerbs.WithoutHooks(p).List()
+        LifecycleVerbs.WithLazyHooks(p).List()
             .Select(o => new ImageUser(o.Entry.Config.ImageId, o.Entry.Config.Id,
                 o.Status is ContainerStatus.Running or ContainerStatus.Restarting))
             .ToList();

@@ -20,7 +20,7 @@ public static class InspectCommand
         command.SetAction(p =>
         {
             var store = Globals.Containers(p);
-            var lifecycle = LifecycleVerbs.WithoutHooks(p);
+            var lifecycle = LifecycleVerbs.WithLazyHooks(p);
             var found = new List<JsonNode>();
             int rc = 0;
             foreach (var reference in p.GetValue(containers)!)

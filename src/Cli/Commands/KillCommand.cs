@@ -20,7 +20,7 @@ public static class KillCommand
                 Console.Error.WriteLine($"minidocker: {e.Message}");
                 return e.ExitCode;
             }
-            var lifecycle = LifecycleVerbs.WithoutHooks(p);
+            var lifecycle = LifecycleVerbs.WithLazyHooks(p);
             return LifecycleVerbs.ForEach(p.GetValue(containers)!, c =>
             {
                 lifecycle.Kill(c, number);

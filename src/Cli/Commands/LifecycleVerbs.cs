@@ -13,7 +13,7 @@ public static class LifecycleVerbs
     ];
 
     /// <summary>Verbs that rarely need the hooks: they are built only if a crashed container's network must be undone.</summary>
-    public static Lifecycle WithoutHooks(ParseResult p) => new(Globals.Containers(p), new LazyHooks(() => Globals.Hooks(p)));
+    public static Lifecycle WithLazyHooks(ParseResult p) => new(Globals.Containers(p), new LazyHooks(() => Globals.Hooks(p)));
 
     public static Lifecycle WithHooks(ParseResult p) => new(Globals.Containers(p), Globals.Hooks(p));
 

@@ -25,7 +25,7 @@ public static class PsCommand
         command.SetAction(p =>
         {
             var now = DateTimeOffset.UtcNow;
-            var rows = LifecycleVerbs.WithoutHooks(p).List()
+            var rows = LifecycleVerbs.WithLazyHooks(p).List()
                 .Where(o => p.GetValue(all) || o.Status is ContainerStatus.Running or ContainerStatus.Restarting)
                 .OrderByDescending(o => o.Entry.Config.Created).ToList();
             if (p.GetValue(quiet))

@@ -11,7 +11,7 @@ public static class RenameCommand
         var name = new Argument<string>("NEW_NAME");
         var command = new Command("rename", "Rename a container") { container, name };
         command.SetAction(p => LifecycleVerbs.ForEach([p.GetValue(container)!],
-            c => LifecycleVerbs.WithoutHooks(p).Rename(c, p.GetValue(name)!)));
+            c => LifecycleVerbs.WithLazyHooks(p).Rename(c, p.GetValue(name)!)));
         return command;
     }
 }

@@ -11,7 +11,7 @@ public static class WaitCommand
         var command = new Command("wait", "Block until one or more containers stop, then print their exit codes") { containers };
         command.SetAction(p =>
         {
-            var lifecycle = LifecycleVerbs.WithoutHooks(p);
+            var lifecycle = LifecycleVerbs.WithLazyHooks(p);
             return LifecycleVerbs.ForEach(p.GetValue(containers)!, c => Console.WriteLine(lifecycle.Wait(c)));
         });
         return command;
