@@ -66,6 +66,14 @@ public static unsafe partial class Libc
         SECCOMP_RET_ERRNO = Arch.SECCOMP_RET_ERRNO, SECCOMP_RET_TRACE = Arch.SECCOMP_RET_TRACE,
         SECCOMP_RET_LOG = Arch.SECCOMP_RET_LOG, SECCOMP_RET_ALLOW = Arch.SECCOMP_RET_ALLOW,
         SECCOMP_RET_DATA = Arch.SECCOMP_RET_DATA;
+    /// <summary>bpf(2), for cgroup v2's device rules: a BPF_PROG_TYPE_CGROUP_DEVICE program attached to a cgroup.</summary>
+    public static readonly long SYS_bpf = Arch.SYS_bpf;
+    public static readonly int BPF_PROG_LOAD = Arch.BPF_PROG_LOAD, BPF_PROG_ATTACH = Arch.BPF_PROG_ATTACH,
+        BPF_PROG_DETACH = Arch.BPF_PROG_DETACH, BPF_PROG_QUERY = Arch.BPF_PROG_QUERY,
+        BPF_PROG_TYPE_CGROUP_DEVICE = Arch.BPF_PROG_TYPE_CGROUP_DEVICE, BPF_CGROUP_DEVICE = Arch.BPF_CGROUP_DEVICE,
+        BPF_F_ALLOW_MULTI = Arch.BPF_F_ALLOW_MULTI, BPF_DEVCG_ACC_MKNOD = Arch.BPF_DEVCG_ACC_MKNOD,
+        BPF_DEVCG_ACC_READ = Arch.BPF_DEVCG_ACC_READ, BPF_DEVCG_ACC_WRITE = Arch.BPF_DEVCG_ACC_WRITE,
+        BPF_DEVCG_DEV_BLOCK = Arch.BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR = Arch.BPF_DEVCG_DEV_CHAR;
     public static readonly short POSIX_SPAWN_SETSIGDEF = Arch.POSIX_SPAWN_SETSIGDEF,
         POSIX_SPAWN_SETSIGMASK = Arch.POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID = Arch.POSIX_SPAWN_SETSID;
 
@@ -83,6 +91,8 @@ public static unsafe partial class Libc
     public static partial long syscall(long number, int a, int b, nint c, uint d);
     [LibraryImport(Lib, SetLastError = true)]
     public static partial long syscall(long number, int a, nint b);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial long syscall(long number, int a, void* b, uint c);
     [LibraryImport(Lib, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setgroups(nuint size, uint* list);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setresgid(uint rgid, uint egid, uint sgid);

@@ -15,7 +15,11 @@ public sealed record NativeConstants(
     long SYS_keyctl = 250, int KEYCTL_JOIN_SESSION_KEYRING = 1, int PR_SET_SECCOMP = 22, int SECCOMP_MODE_FILTER = 2,
     uint SECCOMP_RET_KILL_PROCESS = 0x80000000, uint SECCOMP_RET_KILL_THREAD = 0, uint SECCOMP_RET_TRAP = 0x00030000,
     uint SECCOMP_RET_ERRNO = 0x00050000, uint SECCOMP_RET_TRACE = 0x7ff00000, uint SECCOMP_RET_LOG = 0x7ffc0000,
-    uint SECCOMP_RET_ALLOW = 0x7fff0000, uint SECCOMP_RET_DATA = 0x0000ffff)
+    uint SECCOMP_RET_ALLOW = 0x7fff0000, uint SECCOMP_RET_DATA = 0x0000ffff,
+    long SYS_bpf = 321, int BPF_PROG_LOAD = 5, int BPF_PROG_ATTACH = 8, int BPF_PROG_DETACH = 9, int BPF_PROG_QUERY = 16,
+    int BPF_PROG_TYPE_CGROUP_DEVICE = 15, int BPF_CGROUP_DEVICE = 6, int BPF_F_ALLOW_MULTI = 2,
+    int BPF_DEVCG_ACC_MKNOD = 1, int BPF_DEVCG_ACC_READ = 2, int BPF_DEVCG_ACC_WRITE = 4, int BPF_DEVCG_DEV_BLOCK = 1,
+    int BPF_DEVCG_DEV_CHAR = 2)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,
@@ -23,7 +27,7 @@ public sealed record NativeConstants(
         PR_SET_PDEATHSIG: 1, PR_CAPBSET_DROP: 24, PR_SET_NO_NEW_PRIVS: 38, CLOSE_RANGE_CLOEXEC: 4,
         POSIX_SPAWN_SETSIGDEF: 0x04, POSIX_SPAWN_SETSIGMASK: 0x08, POSIX_SPAWN_SETSID: 0x80, DT_UNKNOWN: 0, DT_DIR: 4);
 
-    public static readonly NativeConstants Arm64 = X64 with { SYS_pivot_root = 41, SYS_keyctl = 219 };
+    public static readonly NativeConstants Arm64 = X64 with { SYS_pivot_root = 41, SYS_keyctl = 219, SYS_bpf = 280 };
 
     public static NativeConstants For(Architecture architecture) => architecture switch
     {

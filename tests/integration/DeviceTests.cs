@@ -8,12 +8,26 @@ namespace MiniDocker.IntegrationTests;
 /// Docker's default rules: a node made inside (mknod is allowed, as in Docker) cannot be opened unless the rules allow
 /// it; `--device` passes one through. The cgroup goes with the container, on every path a container ends by.
 /// </summary>
-public sealed class DeviceTests : IDisposable
+public class DeviceTests : IDisposable
 {
-    private readonly MiniDocker _md = new();
+    private readonly MiniDocker _md;
     private readonly string _marker = "MDKDEV" + Guid.NewGuid().ToString("N")[..10];
+    private readonly bool _unified;
+    /// <summary>Where this hierarchy is mounted, and how /proc/self/cgroup names it.</summary>
+    private readonly string _mount, _cgroupLine;
 
-    private string ScopeDirectory => Path.Combine("/sys/fs/cgroup/devices/minidocker", StateRoots.ScopeOf(_md.Root));
+    /// <summary>The v1 devices controller (this host's default).</summary>
+    public DeviceTests() : this(unified: false) { }
+
+    protected DeviceTests(bool unified)
+    {
+        _unified = unified;
+        _mount = unified ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup/devices";
+        _cgroupLine = unified ? "^0::" : "devices";
+        _md = new MiniDocker(environment: unified ? new Dictionary<string, string> { ["MINIDOCKER_CGROUP_HIERARCHY"] = "unified" } : null);
+    }
+
+    private string ScopeDirectory => Path.Combine(_mount, "minidocker", StateRoots.ScopeOf(_md.Root));
     private string CgroupOf(string id) => Path.Combine(ScopeDirectory, id);
 
     public void Dispose()
@@ -57,6 +71,10 @@ public sealed class DeviceTests : IDisposable
             $"echo '<4>{_marker}' > /tmp/k; echo rc=$?");
         Assert.Contains("rc=0", r.Stdout);
         Assert.Contains(_marker, KernelLog());
+
+        // --privileged: every device, as Docker.
+        r = _md.Run("run", "--rm", "--net", "none", "--privileged", "busybox", "sh", "-c", "mknod /tmp/k c 1 11 && (: < /tmp/k) && echo opened");
+        Assert.Contains("opened", r.Stdout);
     }
 
     [Fact]
@@ -108,7 +126,7 @@ public sealed class DeviceTests : IDisposable
     {
         string id = RunDetached("busybox", "sleep", "100");
         Assert.True(Directory.Exists(CgroupOf(id)));
-        var r = _md.Run("exec", id, "sh", "-c", $"grep devices /proc/self/cgroup; mknod /tmp/k c 1 11; echo '<4>{_marker}' > /tmp/k; echo rc=$?");
+        var r = _md.Run("exec", id, "sh", "-c", $"grep '{_cgroupLine}' /proc/self/cgroup; mknod /tmp/k c 1 11; echo '<4>{_marker}' > /tmp/k; echo rc=$?");
         Assert.Contains($"/minidocker/{StateRoots.ScopeOf(_md.Root)}/{id}", r.Stdout);
         Assert.Contains("rc=1", r.Stdout);
         Assert.DoesNotContain(_marker, KernelLog());
@@ -118,15 +136,18 @@ public sealed class DeviceTests : IDisposable
     public void The_cgroup_is_removed_by_run_rm_by_rm_and_when_the_container_ends()
     {
         // run --rm: the cgroup existed while it ran, and is gone once run returns.
-        var r = _md.Run("run", "--rm", "--net", "none", "busybox", "sh", "-c", "grep devices /proc/self/cgroup");
+        var r = _md.Run("run", "--rm", "--net", "none", "busybox", "sh", "-c", $"grep '{_cgroupLine}' /proc/self/cgroup");
         string path = r.Stdout.Trim().Split(':', 3)[2];
         Assert.StartsWith($"/minidocker/{StateRoots.ScopeOf(_md.Root)}/", path);
-        Assert.False(Directory.Exists("/sys/fs/cgroup/devices" + path));
+        Assert.False(Directory.Exists(_mount + path));
 
         string running = RunDetached("busybox", "sleep", "100");
         Assert.True(Directory.Exists(CgroupOf(running)));
-        Assert.Contains("c 1:3 rwm", File.ReadAllText(Path.Combine(CgroupOf(running), "devices.list")));
-        Assert.DoesNotContain("a *:* rwm", File.ReadAllText(Path.Combine(CgroupOf(running), "devices.list")));
+        if (!_unified)
+        {
+            Assert.Contains("c 1:3 rwm", File.ReadAllText(Path.Combine(CgroupOf(running), "devices.list")));
+            Assert.DoesNotContain("a *:* rwm", File.ReadAllText(Path.Combine(CgroupOf(running), "devices.list")));
+        }
         Assert.Equal(0, _md.Run("rm", "-f", running).ExitCode);
         Assert.False(Directory.Exists(CgroupOf(running)));
 
@@ -159,6 +180,7 @@ public sealed class DeviceTests : IDisposable
     {
         var psi = new ProcessStartInfo(MiniDocker.Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.Environment["MINIDOCKER_FAILPOINT"] = failPoint;
+        if (_unified) psi.Environment["MINIDOCKER_CGROUP_HIERARCHY"] = "unified";
         foreach (var a in new[] { "--root", _md.Root, "run", "--net", "none", "busybox", "echo", "ran" }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
@@ -172,4 +194,15 @@ public sealed class DeviceTests : IDisposable
         Assert.Empty(_md.ContainerDirs());
         Assert.False(Directory.Exists(ScopeDirectory) && Directory.EnumerateDirectories(ScopeDirectory).Any());
     }
+}
+
+/// <summary>
+/// The same attacks against cgroup v2's device rules: a BPF program attached to the container's cgroup in the unified
+/// hierarchy, which a v2 host (the lab's Vagrant box) uses. This hybrid host mounts that hierarchy at
+/// /sys/fs/cgroup/unified, where BPF device programs work as on a v2 host; MINIDOCKER_CGROUP_HIERARCHY=unified makes
+/// minidocker use it. The root devices cgroup of v1 allows everything, so only the program stands in the way here.
+/// </summary>
+public sealed class UnifiedDeviceTests : DeviceTests
+{
+    public UnifiedDeviceTests() : base(unified: true) { }
 }

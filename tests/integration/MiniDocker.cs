@@ -33,11 +33,14 @@ public sealed class MiniDocker : IDisposable
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
 
     private readonly string? _firewall;
+    private readonly IReadOnlyDictionary<string, string> _environment;
 
     /// <param name="firewall">the backend every command of this root uses (MINIDOCKER_FIREWALL), or detection.</param>
-    public MiniDocker(bool importBusybox = true, string? firewall = null)
+    /// <param name="environment">variables set for every command of this root.</param>
+    public MiniDocker(bool importBusybox = true, string? firewall = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         _firewall = firewall;
+        _environment = environment ?? new Dictionary<string, string>();
         Directory.CreateDirectory(Root);
         if (importBusybox)
         {
@@ -76,6 +79,7 @@ public sealed class MiniDocker : IDisposable
             StandardOutputEncoding = Encoding.UTF8,
         };
         if (_firewall is not null) psi.Environment["MINIDOCKER_FIREWALL"] = _firewall;
+        foreach (var (name, value) in _environment) psi.Environment[name] = value;
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(Root);
         foreach (var a in args) psi.ArgumentList.Add(a);

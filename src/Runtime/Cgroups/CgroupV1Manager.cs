@@ -43,7 +43,7 @@ internal sealed class CgroupV1Manager(string devicesMount, string scope) : ICgro
                 Write(Path.Combine(dir, rule.Allow ? "devices.allow" : "devices.deny"), rule.ToV1(), "cgroup-devices");
             // The kernel ignores nothing silently, but check the outcome: the one thing that must never be is "all".
             string list = File.ReadAllText(Path.Combine(dir, "devices.list"));
-            if (list.Split('\n').Any(l => l.Trim() == "a *:* rwm"))
+            if (!spec.Devices.Contains(DeviceRule.AllowAll) && list.Split('\n').Any(l => l.Trim() == "a *:* rwm"))
                 throw new CgroupException($"the device rules of container {Short(containerId)} did not take effect ({dir}/devices.list still allows every device)");
         }
         catch (SyscallException e)

@@ -17,6 +17,9 @@ public sealed record DeviceRule(char Type, long Major, long Minor, string Access
     /// random, full, tty, zero, urandom; the pts and ptmx of its devpts; tun). mknod is allowed for any device, as in
     /// Docker: a node made inside the container cannot be opened unless a rule below allows it.
     /// </summary>
+    /// <summary>Every device, for --privileged.</summary>
+    public static readonly DeviceRule AllowAll = new('a', Any, Any, "rwm", true);
+
     public static readonly IReadOnlyList<DeviceRule> Defaults =
     [
         new('c', Any, Any, "m", true),

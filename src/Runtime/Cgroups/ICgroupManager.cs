@@ -6,8 +6,9 @@ namespace MiniDocker.Runtime.Cgroups;
 public sealed record CgroupSpec(IReadOnlyList<DeviceRule> Devices)
 {
     /// <summary>Docker's default device rules plus the container's `--device`s.</summary>
-    public static CgroupSpec For(ContainerConfig config) =>
-        new([.. DeviceRule.Defaults, .. config.Devices.Select(d => d.ToRule())]);
+    public static CgroupSpec For(ContainerConfig config) => config.Privileged
+        ? new([DeviceRule.AllowAll]) // --privileged: every device, as Docker
+        : new([.. DeviceRule.Defaults, .. config.Devices.Select(d => d.ToRule())]);
 }
 
 /// <summary>A cgroup step failed: the container does not start (or an exec does not run).</summary>
@@ -56,15 +57,43 @@ public static class CgroupManagers
         return ((uint)(hash ^ (hash >> 32))).ToString("x8");
     }
 
+    /// <summary>On a hybrid host, MINIDOCKER_CGROUP_HIERARCHY=unified puts containers in the unified hierarchy (its BPF
+    /// device program, what a v2 host uses) instead of the v1 devices controller: how the v2 path is tested on v1 hosts.</summary>
+    public const string HierarchyVariable = "MINIDOCKER_CGROUP_HIERARCHY";
+
     private sealed class Detected(string scope) : ICgroupManager
     {
-        private readonly Lazy<ICgroupManager> _manager = new(() =>
-            File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")) ? new CgroupV2Manager(CgroupRoot, scope)
-                : new CgroupV1Manager(CgroupV1Manager.FindDevicesMount(), scope));
+        private readonly Lazy<bool> _unifiedOnly = new(() => File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")));
+        private readonly Lazy<ICgroupManager?> _v1 = new(() =>
+            File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")) ? null : new CgroupV1Manager(CgroupV1Manager.FindDevicesMount(), scope));
+        private readonly Lazy<ICgroupManager?> _v2 = new(() =>
+            CgroupV2Manager.FindMount() is { } mount ? new CgroupV2Manager(mount, scope) : null);
 
-        public void Create(string containerId, CgroupSpec spec) => _manager.Value.Create(containerId, spec);
-        public void AddProcess(string containerId, int pid) => _manager.Value.AddProcess(containerId, pid);
-        public void AddProcessBeside(int memberPid, int pid) => _manager.Value.AddProcessBeside(memberPid, pid);
-        public void Remove(string containerId) => _manager.Value.Remove(containerId);
+        private ICgroupManager Chosen =>
+            _unifiedOnly.Value || Environment.GetEnvironmentVariable(HierarchyVariable) == "unified"
+                ? _v2.Value ?? throw new CgroupException($"{HierarchyVariable}=unified, but no cgroup2 hierarchy is mounted")
+                : _v1.Value!;
+
+        public void Create(string containerId, CgroupSpec spec) => Chosen.Create(containerId, spec);
+        public void AddProcess(string containerId, int pid) => Chosen.AddProcess(containerId, pid);
+
+        public void AddProcessBeside(int memberPid, int pid)
+        {
+            // Where the member is, not what this process's environment chooses: an exec must never land outside its
+            // container's device rules because it was started without the variable its container was.
+            if (!_unifiedOnly.Value && CgroupTree.MemberPath(memberPid, "devices") is { } v1 && v1.StartsWith("/minidocker/", StringComparison.Ordinal))
+                _v1.Value!.AddProcessBeside(memberPid, pid);
+            else if (CgroupTree.MemberPath(memberPid, "") is { } v2 && v2.StartsWith("/minidocker/", StringComparison.Ordinal) && _v2.Value is { } unified)
+                unified.AddProcessBeside(memberPid, pid);
+            else
+                throw new CgroupException($"process {memberPid} is in no container cgroup of minidocker's");
+        }
+
+        public void Remove(string containerId)
+        {
+            // Both hierarchies on a hybrid host: the container may have been made under either choice.
+            if (_v1.Value is { } v1) v1.Remove(containerId);
+            if (_v2.Value is { } v2) v2.Remove(containerId);
+        }
     }
 }
