@@ -15,7 +15,11 @@ public sealed record NativeConstants(
     long SYS_keyctl = 250, int KEYCTL_JOIN_SESSION_KEYRING = 1, int PR_SET_SECCOMP = 22, int SECCOMP_MODE_FILTER = 2,
     uint SECCOMP_RET_KILL_PROCESS = 0x80000000, uint SECCOMP_RET_KILL_THREAD = 0, uint SECCOMP_RET_TRAP = 0x00030000,
     uint SECCOMP_RET_ERRNO = 0x00050000, uint SECCOMP_RET_TRACE = 0x7ff00000, uint SECCOMP_RET_LOG = 0x7ffc0000,
-    uint SECCOMP_RET_ALLOW = 0x7fff0000, uint SECCOMP_RET_DATA = 0x0000ffff)
+    uint SECCOMP_RET_ALLOW = 0x7fff0000, uint SECCOMP_RET_DATA = 0x0000ffff,
+    int RLIMIT_CPU = 0, int RLIMIT_FSIZE = 1, int RLIMIT_DATA = 2, int RLIMIT_STACK = 3, int RLIMIT_CORE = 4,
+    int RLIMIT_RSS = 5, int RLIMIT_NPROC = 6, int RLIMIT_NOFILE = 7, int RLIMIT_MEMLOCK = 8, int RLIMIT_AS = 9,
+    int RLIMIT_LOCKS = 10, int RLIMIT_SIGPENDING = 11, int RLIMIT_MSGQUEUE = 12, int RLIMIT_NICE = 13,
+    int RLIMIT_RTPRIO = 14, int RLIMIT_RTTIME = 15)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,
