@@ -109,7 +109,9 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     /// <summary>The init, spawned into fresh namespaces (see <see cref="Spawn.InNamespaces"/>).</summary>
     private static int SpawnInit(ContainerConfig config, string dir, Stdio stdio, int reportFd, int commandFd)
     {
-        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+        // No CLONE_NEWCGROUP here: the init makes its cgroup namespace after it is in its cgroups (ContainerInit.Exec),
+        // so the namespace's root is the container's own cgroup, not the host's (as runc orders it).
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
         if (config.NetworkMode != "host") flags |= CLONE_NEWNET;
         var (path, argv) = SelfExe.Command();
         argv.AddRange(["init", dir]);

@@ -123,6 +123,10 @@ public sealed class ResourceLimitTests : IDisposable
         Assert.Equal("256\n512\n", r.Stdout);
         r = _md.Run("run", "--name", "u", "--net", "none", "--ulimit", "nproc=100", "--ulimit", "nofile=300", "busybox", "sh", "-c", "ulimit -n");
         Assert.Equal("300\n", r.Stdout);
+        // exec gets the container's limits too.
+        string id = RunDetached("--ulimit", "nofile=128:256", "busybox", "sleep", "600");
+        r = _md.Run("exec", id, "sh", "-c", "ulimit -n; ulimit -Hn");
+        Assert.Equal("128\n256\n", r.Stdout);
         var ulimits = Inspect("u").GetProperty("HostConfig").GetProperty("Ulimits");
         Assert.Equal(2, ulimits.GetArrayLength());
         Assert.Contains(ulimits.EnumerateArray(), u => u.GetProperty("Name").GetString() == "nofile" && u.GetProperty("Soft").GetInt64() == 300);
@@ -222,7 +226,8 @@ public sealed class ResourceLimitTests : IDisposable
         Assert.Contains("rc=1", r.Stdout);
         Assert.Contains("Read-only file system", r.Stderr);
 
-        // The switch: --privileged (CAP_SYS_ADMIN) mounts its own cgroup (the cgroup namespace's root) and raises it.
+        // The switch: --privileged (CAP_SYS_ADMIN) mounts its own cgroup (the cgroup namespace's root is the container's
+        // cgroup, not the host's) and raises it.
         r = _md.Run("run", "--rm", "--net", "none", "--privileged", "-m", "32m", "busybox", "sh", "-c", script);
         Assert.Contains("268435456", r.Stdout);
         Assert.Contains("rc=0", r.Stdout);
@@ -257,5 +262,30 @@ public sealed class ResourceLimitTests : IDisposable
         // Inside its cgroup namespace the container's cgroup is "/" in every hierarchy it was put in.
         foreach (var controller in new[] { "memory", "pids", "cpuset", "devices", "blkio" })
             Assert.Matches($@"\d+:[a-z,]*{controller}[a-z,]*:/\n", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData("cgroup-cpuset")] // the cpus/mems copied from the parent
+    [InlineData("cgroup-memory")]
+    [InlineData("cgroup-cpu")]
+    [InlineData("cgroup-pids")]
+    [InlineData("cgroup-join")] // moving the init into the first of the controllers
+    public void A_failed_limit_step_stops_the_run_with_one_line_and_leaves_no_cgroup_in_any_controller(string failPoint)
+    {
+        var psi = new ProcessStartInfo(MiniDocker.Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["MINIDOCKER_FAILPOINT"] = failPoint;
+        foreach (var a in new[] { "--root", _md.Root, "run", "--net", "none", "-m", "32m", "--cpus", "0.5", "--cpuset-cpus", "0",
+                     "--pids-limit", "10", "busybox", "echo", "ran" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 125, $"{p.ExitCode} {stdout} {stderr}");
+        Assert.DoesNotContain("ran", stdout);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("cgroup", stderr);
+        Assert.Empty(_md.ContainerDirs());
+        var left = MiniDocker.CgroupScopes(_md.Root).Where(d => Directory.Exists(d) && Directory.EnumerateDirectories(d).Any()).ToList();
+        Assert.True(left.Count == 0, string.Join(", ", left));
     }
 }

@@ -51,6 +51,9 @@ public static class ContainerInit
 
     private static unsafe int Exec(ContainerConfig config, int? pty, SyncChannel channel)
     {
+        // "start" comes after the parent has moved this process into every cgroup of the container: a cgroup namespace
+        // made now is rooted there, so the container sees its cgroup as "/" and nothing of the host's tree.
+        Check(unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
         var hostname = Encoding.UTF8.GetBytes(config.Hostname);
         fixed (byte* h = hostname) Check(sethostname(h, hostname.Length), "sethostname", config.Hostname);
 
