@@ -74,6 +74,13 @@ public static unsafe partial class Libc
         BPF_F_ALLOW_MULTI = Arch.BPF_F_ALLOW_MULTI, BPF_DEVCG_ACC_MKNOD = Arch.BPF_DEVCG_ACC_MKNOD,
         BPF_DEVCG_ACC_READ = Arch.BPF_DEVCG_ACC_READ, BPF_DEVCG_ACC_WRITE = Arch.BPF_DEVCG_ACC_WRITE,
         BPF_DEVCG_DEV_BLOCK = Arch.BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR = Arch.BPF_DEVCG_DEV_CHAR;
+    /// <summary>setrlimit's resources (--ulimit), asm-generic's numbering on both architectures.</summary>
+    public static readonly int RLIMIT_CPU = Arch.RLIMIT_CPU, RLIMIT_FSIZE = Arch.RLIMIT_FSIZE, RLIMIT_DATA = Arch.RLIMIT_DATA,
+        RLIMIT_STACK = Arch.RLIMIT_STACK, RLIMIT_CORE = Arch.RLIMIT_CORE, RLIMIT_RSS = Arch.RLIMIT_RSS,
+        RLIMIT_NPROC = Arch.RLIMIT_NPROC, RLIMIT_NOFILE = Arch.RLIMIT_NOFILE, RLIMIT_MEMLOCK = Arch.RLIMIT_MEMLOCK,
+        RLIMIT_AS = Arch.RLIMIT_AS, RLIMIT_LOCKS = Arch.RLIMIT_LOCKS, RLIMIT_SIGPENDING = Arch.RLIMIT_SIGPENDING,
+        RLIMIT_MSGQUEUE = Arch.RLIMIT_MSGQUEUE, RLIMIT_NICE = Arch.RLIMIT_NICE, RLIMIT_RTPRIO = Arch.RLIMIT_RTPRIO,
+        RLIMIT_RTTIME = Arch.RLIMIT_RTTIME;
     public static readonly short POSIX_SPAWN_SETSIGDEF = Arch.POSIX_SPAWN_SETSIGDEF,
         POSIX_SPAWN_SETSIGMASK = Arch.POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID = Arch.POSIX_SPAWN_SETSID;
 
@@ -154,6 +161,8 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int waitpid(int pid, int* status, int options);
     [LibraryImport(Lib, SetLastError = true)] public static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
     [LibraryImport(Lib, SetLastError = true)] public static partial int flock(int fd, int operation);
+    /// <summary>struct rlimit is two rlim_t (unsigned long, 64-bit on both architectures); RLIM_INFINITY is ~0.</summary>
+    [LibraryImport(Lib, SetLastError = true)] public static partial int setrlimit(int resource, ulong* limits);
     [LibraryImport(Lib, SetLastError = true)] public static partial int execve(byte* path, byte** argv, byte** envp);
     /// <summary>execve with this process's own environment (glibc's environ, which .NET does not change).</summary>
     [LibraryImport(Lib, SetLastError = true)] public static partial int execv(byte* path, byte** argv);

@@ -19,7 +19,11 @@ public sealed record NativeConstants(
     long SYS_bpf = 321, int BPF_PROG_LOAD = 5, int BPF_PROG_ATTACH = 8, int BPF_PROG_DETACH = 9, int BPF_PROG_QUERY = 16,
     int BPF_PROG_TYPE_CGROUP_DEVICE = 15, int BPF_CGROUP_DEVICE = 6, int BPF_F_ALLOW_MULTI = 2,
     int BPF_DEVCG_ACC_MKNOD = 1, int BPF_DEVCG_ACC_READ = 2, int BPF_DEVCG_ACC_WRITE = 4, int BPF_DEVCG_DEV_BLOCK = 1,
-    int BPF_DEVCG_DEV_CHAR = 2)
+    int BPF_DEVCG_DEV_CHAR = 2,
+    int RLIMIT_CPU = 0, int RLIMIT_FSIZE = 1, int RLIMIT_DATA = 2, int RLIMIT_STACK = 3, int RLIMIT_CORE = 4,
+    int RLIMIT_RSS = 5, int RLIMIT_NPROC = 6, int RLIMIT_NOFILE = 7, int RLIMIT_MEMLOCK = 8, int RLIMIT_AS = 9,
+    int RLIMIT_LOCKS = 10, int RLIMIT_SIGPENDING = 11, int RLIMIT_MSGQUEUE = 12, int RLIMIT_NICE = 13,
+    int RLIMIT_RTPRIO = 14, int RLIMIT_RTTIME = 15)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,

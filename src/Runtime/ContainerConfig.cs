@@ -39,6 +39,10 @@ public sealed class ContainerConfig
     public string? User { get; set; }
     /// <summary>--group-add: more supplementary groups (names or numbers).</summary>
     public List<string> GroupAdd { get; set; } = new();
+    /// <summary>Memory, CPU and pids limits of its cgroup (`update` changes them).</summary>
+    public Cgroups.CgroupResources Resources { get; set; } = new();
+    /// <summary>--ulimit: set by the init before the program runs.</summary>
+    public List<Cgroups.Ulimit> Ulimits { get; set; } = new();
 
     [JsonIgnore] public IReadOnlyList<string> EffectiveCapabilities => Capabilities ?? MiniDocker.Runtime.Capabilities.Default;
 
@@ -70,6 +74,9 @@ public sealed class ContainerState
     /// <summary>The hooks' Created may have run and their Stopped has not: set before the hooks run, cleared after the
     /// undo. A crash leaves it set, so whoever recovers the container knows to undo (veth, rules, address).</summary>
     public bool CleanupPending { get; set; }
+    /// <summary>The kernel's OOM killer killed a process of the container's last run (read from its memory cgroup
+    /// when it ended).</summary>
+    public bool OomKilled { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

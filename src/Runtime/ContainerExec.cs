@@ -24,6 +24,8 @@ public sealed class ExecSpec
     public List<string> GroupAdd { get; set; } = new();
     /// <summary>The container's seccomp filter and no_new_privs: an exec is confined as the container is.</summary>
     public Security.SecurityConfig? Security { get; set; }
+    /// <summary>The container's --ulimit values: an exec runs under the limits its program has (runc does the same).</summary>
+    public List<Cgroups.Ulimit> Ulimits { get; set; } = new();
 }
 
 /// <summary>
@@ -46,6 +48,7 @@ public static class ContainerExec
             Interactive = request.Interactive,
             Capabilities = config.EffectiveCapabilities.ToList(),
             Security = config.Security,
+            Ulimits = config.Ulimits,
         };
         if (!spec.WorkingDir.StartsWith('/'))
             throw new ContainerException($"the working directory '{spec.WorkingDir}' is invalid, it needs to be an absolute path", 1);

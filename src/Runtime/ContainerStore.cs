@@ -170,6 +170,16 @@ public sealed partial class ContainerStore
         AtomicFile.Write(Path.Combine(DirectoryOf(id), "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync, mode: 0b110_000_000);
     }
 
+    /// <summary>Read-modify-write of config.json under the store lock (`update`); returns the new config.</summary>
+    public ContainerConfig UpdateConfig(string id, Action<ContainerConfig> change)
+    {
+        using var _ = Lock();
+        var config = LoadConfig(id) ?? throw NoSuch(id);
+        change(config);
+        AtomicFile.Write(Path.Combine(DirectoryOf(id), "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync, mode: 0b110_000_000);
+        return config;
+    }
+
     public ContainerConfig? LoadConfig(string id) => Read(Path.Combine(DirectoryOf(id), "config.json"), RuntimeJson.Default.ContainerConfig);
     public ContainerState? LoadState(string id) => Read(Path.Combine(DirectoryOf(id), "state.json"), RuntimeJson.Default.ContainerState);
 

@@ -109,7 +109,9 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     /// <summary>The init, spawned into fresh namespaces (see <see cref="Spawn.InNamespaces"/>).</summary>
     private static int SpawnInit(ContainerConfig config, string dir, Stdio stdio, int reportFd, int commandFd)
     {
-        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWCGROUP;
+        // No CLONE_NEWCGROUP here: the init makes its cgroup namespace after it is in its cgroups (ContainerInit.Exec),
+        // so the namespace's root is the container's own cgroup, not the host's (as runc orders it).
+        int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID;
         if (config.NetworkMode != "host") flags |= CLONE_NEWNET;
         var (path, argv) = SelfExe.Command();
         argv.AddRange(["init", dir]);
@@ -184,6 +186,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     /// write (the monitor's restart decision), so no reader sees the exit without it.</summary>
     internal void Finish(ContainerContext context, int exitCode, Action<ContainerState>? alsoRecord)
     {
+        bool oomKilled = OomKilled(_cgroups, context.Config); // before the cgroup and its counters go
         RunStoppedHooks(hooks, context);
         RemoveCgroup(_cgroups, context.Config);
         store.UpdateState(context.Config.Id, s =>
@@ -194,6 +197,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             s.PidStartTime = 0;
             s.CleanupPending = false;
             s.FinishedAt = DateTimeOffset.UtcNow;
+            s.OomKilled = oomKilled;
             alsoRecord?.Invoke(s);
         });
     }
@@ -203,6 +207,13 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     {
         try { cgroups.Remove(config.Id); }
         catch (Exception e) { Console.Error.WriteLine($"minidocker: cleanup of {config.ShortId}: {e.Message}"); }
+    }
+
+    /// <summary>Whether the OOM killer struck in the container's cgroup; a cgroup that cannot be read says no.</summary>
+    internal static bool OomKilled(ICgroupManager cgroups, ContainerConfig config)
+    {
+        try { return cgroups.OomKilled(config.Id); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or MiniDockerException) { return false; }
     }
 
     /// <summary>Every hook's Stopped, last first; one failing does not keep the others from undoing their part.</summary>

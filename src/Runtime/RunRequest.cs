@@ -30,6 +30,8 @@ public sealed record RunRequest
     public List<string> Devices { get; init; } = new();
     /// <summary>`--security-opt`: seccomp=PROFILE|unconfined, no-new-privileges.</summary>
     public List<string> SecurityOpt { get; init; } = new();
+    /// <summary>-m, --cpus, --pids-limit, --ulimit... as typed.</summary>
+    public Cgroups.ResourceRequest Resources { get; init; } = new();
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -98,6 +100,8 @@ public static partial class ContainerConfigFactory
             Privileged = request.Privileged,
             User = string.IsNullOrEmpty(request.User) ? null : request.User,
             GroupAdd = request.GroupAdd,
+            Resources = Cgroups.ResourceLimits.Build(request.Resources),
+            Ulimits = Cgroups.ResourceLimits.ParseUlimits(request.Resources.Ulimits),
         };
     }
 

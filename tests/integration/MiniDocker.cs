@@ -150,22 +150,30 @@ public sealed class MiniDocker : IDisposable
     private static bool IsAlive(int pid, ulong startTime) => startTime != 0 && StartTime(pid) == startTime;
 
     /// <summary>
-    /// Leaves the host clean of this root's device cgroups (devices/minidocker/SCOPE/ID). A test that deletes its root
-    /// by hand leaves them by design (nothing sweeps cgroups of deleted roots yet); stop 16 also saw one or two per
-    /// suite run from the Foundation classes that are not explained yet: see the closing note.
+    /// Leaves the host clean of this root's cgroups (minidocker/SCOPE/ID in every v1 hierarchy: devices, memory, cpu,
+    /// cpuset, pids...). A test that deletes its root by hand leaves them by design (nothing sweeps cgroups of deleted
+    /// roots yet); stop 16 also saw one or two per suite run from the Foundation classes that are not explained yet:
+    /// see the closing note.
     /// </summary>
     public static void SweepCgroups(string root)
     {
-        string scope = Path.Combine("/sys/fs/cgroup/devices/minidocker", StateRoots.ScopeOf(root));
-        if (!Directory.Exists(scope)) return;
-        foreach (var cgroup in Directory.GetDirectories(scope))
+        foreach (var scope in CgroupScopes(root))
         {
-            foreach (var pid in File.ReadAllLines(Path.Combine(cgroup, "cgroup.procs")))
-                Process.Start("kill", ["-9", pid])?.WaitForExit();
-            try { Directory.Delete(cgroup); } catch (IOException) { }
+            if (!Directory.Exists(scope)) continue;
+            foreach (var cgroup in Directory.GetDirectories(scope))
+            {
+                foreach (var pid in File.ReadAllLines(Path.Combine(cgroup, "cgroup.procs")))
+                    Process.Start("kill", ["-9", pid])?.WaitForExit();
+                try { Directory.Delete(cgroup); } catch (IOException) { }
+            }
+            try { Directory.Delete(scope); } catch (IOException) { }
         }
-        try { Directory.Delete(scope); } catch (IOException) { }
     }
+
+    /// <summary>The root's scope directory in each cgroup v1 hierarchy of this host (existing or not).</summary>
+    public static IEnumerable<string> CgroupScopes(string root) =>
+        (Directory.Exists("/sys/fs/cgroup") ? Directory.GetDirectories("/sys/fs/cgroup") : [])
+            .Select(h => Path.Combine(h, "minidocker", StateRoots.ScopeOf(root)));
 }
 
 /// <summary>What the network subsystem calls a state root's scope: 8 hex digits of FNV-1a over its full path, in the

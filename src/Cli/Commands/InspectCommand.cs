@@ -62,7 +62,7 @@ public static class InspectCommand
                 ["Running"] = running,
                 ["Paused"] = false,
                 ["Restarting"] = status == ContainerStatus.Restarting,
-                ["OOMKilled"] = false,
+                ["OOMKilled"] = s.OomKilled,
                 ["Dead"] = false,
                 ["Pid"] = running ? s.Pid : 0,
                 ["ExitCode"] = s.ExitCode,
@@ -86,6 +86,17 @@ public static class InspectCommand
                     ["MaximumRetryCount"] = c.RestartPolicy.MaximumRetryCount,
                 },
                 ["AutoRemove"] = c.AutoRemove,
+                ["Memory"] = c.Resources.Memory,
+                ["MemoryReservation"] = c.Resources.MemoryReservation,
+                ["MemorySwap"] = c.Resources.MemorySwap,
+                ["NanoCpus"] = c.Resources.NanoCpus,
+                ["CpuShares"] = c.Resources.CpuShares,
+                ["CpusetCpus"] = c.Resources.CpusetCpus,
+                ["CpusetMems"] = c.Resources.CpusetMems,
+                ["PidsLimit"] = c.Resources.PidsLimit,
+                // Docker: null without --ulimit, else [{"Name","Hard","Soft"}].
+                ["Ulimits"] = c.Ulimits.Count == 0 ? null
+                    : new JsonArray(c.Ulimits.Select(u => (JsonNode?)new JsonObject { ["Name"] = u.Name, ["Hard"] = u.Hard, ["Soft"] = u.Soft }).ToArray()),
             },
             ["Mounts"] = new JsonArray(),
             ["Config"] = new JsonObject

@@ -34,6 +34,7 @@ public static class RunCommand
     private static readonly Option<string[]> GroupAdd = new("--group-add") { Description = "Add additional groups to join" };
     private static readonly Option<string[]> Device = new("--device")
     { Description = "Add a host device to the container: HOST[:CONTAINER][:PERMS] (PERMS: r, w, m; default rwm)" };
+    private static readonly ResourceOptions Resources = ResourceOptions.ForRun();
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -44,6 +45,7 @@ public static class RunCommand
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
             Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Image, CommandArgs,
         };
+        foreach (var option in Resources.All) command.Options.Add(option);
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
         return command;
@@ -90,10 +92,12 @@ public static class RunCommand
             User = p.GetValue(User),
             GroupAdd = (p.GetValue(GroupAdd) ?? []).ToList(),
             Devices = (p.GetValue(Device) ?? []).ToList(),
+            Resources = Resources.Request(p),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);
         var config = ContainerConfigFactory.Create(request, defaults, Environment.GetEnvironmentVariable);
+        MiniDocker.Runtime.Cgroups.ResourceLimits.CheckAvailable(config.Resources);
 
         var store = new ContainerStore(root);
         store.Create(config);

@@ -21,15 +21,36 @@ internal sealed class CgroupV2Manager(string mountPoint, string scope) : ICgroup
         string dir = DirectoryOf(containerId);
         try
         {
+            CgroupTree.MakeDirectory([Path.Combine(mountPoint, Prefix), ScopeDirectory]);
+            // Controllers are enabled down to the scope before the leaf exists, so the leaf has their files.
+            CgroupV2Resources.EnableControllers(mountPoint, ScopeDirectory, spec.Limits);
             CgroupTree.MakeDirectory([Path.Combine(mountPoint, Prefix), ScopeDirectory, dir]);
             if (KernelFailPoint.Injected("cgroup-devices")) throw new SyscallException("bpf(BPF_PROG_ATTACH)", dir, (int)Errno.EPERM);
             BpfDeviceFilter.Attach(dir, spec.Devices);
+            CgroupV2Resources.Apply(dir, spec.Limits, update: false);
         }
-        catch (SyscallException e)
+        catch (Exception e) when (e is SyscallException or IOException)
         {
-            throw new CgroupException($"cannot set up the device cgroup of container {CgroupTree.Short(containerId)}: {e.Message}", e);
+            throw new CgroupException($"cannot set up the cgroup of container {CgroupTree.Short(containerId)}: {e.Message}", e);
         }
     }
+
+    public void Update(string containerId, CgroupResources resources)
+    {
+        string dir = DirectoryOf(containerId);
+        if (!Directory.Exists(dir)) throw new CgroupException($"container {CgroupTree.Short(containerId)} has no cgroup (it is not running)");
+        try { CgroupV2Resources.Apply(dir, resources, update: true); }
+        catch (Exception e) when (e is SyscallException or IOException)
+        {
+            throw new CgroupException($"cannot update the limits of container {CgroupTree.Short(containerId)}: {e.Message}", e);
+        }
+    }
+
+    public CgroupStats? Stats(string containerId) =>
+        Directory.Exists(DirectoryOf(containerId)) ? CgroupV2Resources.Stats(DirectoryOf(containerId)) : null;
+
+    public bool OomKilled(string containerId) =>
+        Directory.Exists(DirectoryOf(containerId)) && CgroupV2Resources.OomKilled(DirectoryOf(containerId));
 
     public void AddProcess(string containerId, int pid) => CgroupTree.Join(DirectoryOf(containerId), pid, CgroupTree.Short(containerId));
 

@@ -2,14 +2,21 @@ using MiniDocker.Linux;
 
 namespace MiniDocker.Runtime.Cgroups;
 
-/// <summary>What a container's cgroup enforces. Devices today; memory, CPU and pids limits join here later.</summary>
-public sealed record CgroupSpec(IReadOnlyList<DeviceRule> Devices)
+/// <summary>What a container's cgroup enforces: device rules, and memory, CPU and pids limits.</summary>
+public sealed record CgroupSpec(IReadOnlyList<DeviceRule> Devices, CgroupResources? Resources = null)
 {
-    /// <summary>Docker's default device rules plus the container's `--device`s.</summary>
-    public static CgroupSpec For(ContainerConfig config) => config.Privileged
-        ? new([DeviceRule.AllowAll]) // --privileged: every device, as Docker
-        : new([.. DeviceRule.Defaults, .. config.Devices.Select(d => d.ToRule())]);
+    /// <summary>Docker's default device rules plus the container's `--device`s, and its limits.</summary>
+    public static CgroupSpec For(ContainerConfig config) => new(config.Privileged
+        ? [DeviceRule.AllowAll] // --privileged: every device, as Docker
+        : [.. DeviceRule.Defaults, .. config.Devices.Select(d => d.ToRule())], config.Resources);
+
+    public CgroupResources Limits => Resources ?? new CgroupResources();
 }
+
+/// <summary>What `stats` shows of a container's cgroup. Memory usage is Docker's (without the inactive page cache);
+/// a limit of 0 is "none".</summary>
+public sealed record CgroupStats(ulong CpuUsageNanos, ulong MemoryUsage, ulong MemoryLimit, ulong Pids, ulong PidsLimit,
+    ulong BlockRead, ulong BlockWrite, ulong CpuThrottledPeriods);
 
 /// <summary>A cgroup step failed: the container does not start (or an exec does not run).</summary>
 public sealed class CgroupException(string message, Exception? inner = null)
@@ -34,6 +41,16 @@ public interface ICgroupManager
 
     /// <summary>Removes the container's cgroup once its processes are gone; nothing to do when it does not exist.</summary>
     void Remove(string containerId);
+
+    /// <summary>Sets new limits on a running container's cgroup (`update`).</summary>
+    void Update(string containerId, CgroupResources resources) =>
+        throw new CgroupException("changing the limits of a running container is not supported on this host's cgroup layout yet");
+
+    /// <summary>The cgroup's counters now; null when it does not exist (the container is not running).</summary>
+    CgroupStats? Stats(string containerId) => null;
+
+    /// <summary>Whether the OOM killer killed a process in the container's cgroup; read before <see cref="Remove"/>.</summary>
+    bool OomKilled(string containerId) => false;
 }
 
 public static class CgroupManagers
@@ -65,7 +82,7 @@ public static class CgroupManagers
     {
         private readonly Lazy<bool> _unifiedOnly = new(() => File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")));
         private readonly Lazy<ICgroupManager?> _v1 = new(() =>
-            File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")) ? null : new CgroupV1Manager(CgroupV1Manager.FindDevicesMount(), scope));
+            File.Exists(Path.Combine(CgroupRoot, "cgroup.controllers")) ? null : new CgroupV1Manager(CgroupV1Manager.FindHierarchies(), scope));
         private readonly Lazy<ICgroupManager?> _v2 = new(() =>
             CgroupV2Manager.FindMount() is { } mount ? new CgroupV2Manager(mount, scope) : null);
 
@@ -76,6 +93,9 @@ public static class CgroupManagers
 
         public void Create(string containerId, CgroupSpec spec) => Chosen.Create(containerId, spec);
         public void AddProcess(string containerId, int pid) => Chosen.AddProcess(containerId, pid);
+        public void Update(string containerId, CgroupResources resources) => Chosen.Update(containerId, resources);
+        public CgroupStats? Stats(string containerId) => Chosen.Stats(containerId);
+        public bool OomKilled(string containerId) => Chosen.OomKilled(containerId);
 
         public void AddProcessBeside(int memberPid, int pid)
         {

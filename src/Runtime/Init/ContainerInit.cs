@@ -51,6 +51,9 @@ public static class ContainerInit
 
     private static unsafe int Exec(ContainerConfig config, int? pty, SyncChannel channel)
     {
+        // "start" comes after the parent has moved this process into every cgroup of the container: a cgroup namespace
+        // made now is rooted there, so the container sees its cgroup as "/" and nothing of the host's tree.
+        Check(unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
         var hostname = Encoding.UTF8.GetBytes(config.Hostname);
         fixed (byte* h = hostname) Check(sethostname(h, hostname.Length), "sethostname", config.Hostname);
 
@@ -65,10 +68,24 @@ public static class ContainerInit
         string program = ResolveExecutable(config.Args[0], config.Env);
         var user = config.User is null && config.GroupAdd.Count == 0 ? null
             : UserSpec.Resolve(config.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"), config.GroupAdd);
+        SetUlimits(config.Ulimits); // with CAP_SYS_RESOURCE still held, so a hard limit may be raised
         SecuritySteps.JoinNewSessionKeyring();
         SecuritySteps.BeforeCapabilityDrop(config.Security);
         DropPrivileges(config.EffectiveCapabilities, user);
         return ExecProgram(program, config.Args, config.Env, channel, config.Security);
+    }
+
+    /// <summary>--ulimit: setrlimit for each; one that the kernel refuses stops the container (Docker: runc fails).</summary>
+    internal static unsafe void SetUlimits(IReadOnlyList<Cgroups.Ulimit> ulimits)
+    {
+        ulong* limits = stackalloc ulong[2];
+        foreach (var u in ulimits)
+        {
+            limits[0] = u.Soft < 0 ? ulong.MaxValue : (ulong)u.Soft; // -1: RLIM_INFINITY
+            limits[1] = u.Hard < 0 ? ulong.MaxValue : (ulong)u.Hard;
+            if (setrlimit(Cgroups.ResourceLimits.UlimitResources[u.Name], limits) != 0)
+                throw new ContainerException($"cannot set ulimit {u.Name}={u.Soft}:{u.Hard}: {Marshal.GetPInvokeErrorMessage(LastErrno)}");
+        }
     }
 
     /// <summary>A new session with the pty's slave (/dev/pts/N of the container's devpts) as stdio and controlling

@@ -35,6 +35,7 @@ public static class ExecInit
             if (chdir(spec.WorkingDir) == -1)
                 throw new ContainerException($"chdir to cwd (\"{spec.WorkingDir}\") failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(LastErrno).ToLowerInvariant()}", ExitCodes.CannotExecute);
             string program = ContainerInit.ResolveExecutable(spec.Args[0], spec.Env);
+            ContainerInit.SetUlimits(spec.Ulimits);
             SecuritySteps.JoinNewSessionKeyring();
             SecuritySteps.BeforeCapabilityDrop(spec.Security);
             ContainerInit.DropPrivileges(spec.Capabilities, user);
