@@ -20,7 +20,7 @@ foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) 
 foreach (var command in new[]
          {
              RunCommand.Create(), PsCommand.Create(), RmCommand.Create(), LogsCommand.Create(),
-             ImageCommands.CreateImages(), ImageCommands.CreateImage(), ImageCommands.CreateRmi(), InternalCommands.CreateMonitor(),
+             ImageCommands.CreateImages(), ImageCommands.CreateImage(), ImageCommands.CreateRmi(), InternalCommands.CreateMonitor(), VolumeCommands.Create(),
          }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()))
     root.Subcommands.Add(command);
 

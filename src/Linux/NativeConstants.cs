@@ -15,7 +15,8 @@ public sealed record NativeConstants(
     long SYS_keyctl = 250, int KEYCTL_JOIN_SESSION_KEYRING = 1, int PR_SET_SECCOMP = 22, int SECCOMP_MODE_FILTER = 2,
     uint SECCOMP_RET_KILL_PROCESS = 0x80000000, uint SECCOMP_RET_KILL_THREAD = 0, uint SECCOMP_RET_TRAP = 0x00030000,
     uint SECCOMP_RET_ERRNO = 0x00050000, uint SECCOMP_RET_TRACE = 0x7ff00000, uint SECCOMP_RET_LOG = 0x7ffc0000,
-    uint SECCOMP_RET_ALLOW = 0x7fff0000, uint SECCOMP_RET_DATA = 0x0000ffff)
+    uint SECCOMP_RET_ALLOW = 0x7fff0000, uint SECCOMP_RET_DATA = 0x0000ffff,
+    long SYS_openat2 = 437, ulong RESOLVE_IN_ROOT = 0x10, ulong RESOLVE_NO_MAGICLINKS = 0x02)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,

@@ -39,6 +39,12 @@ public sealed class ContainerConfig
     public string? User { get; set; }
     /// <summary>--group-add: more supplementary groups (names or numbers).</summary>
     public List<string> GroupAdd { get; set; } = new();
+    /// <summary>-v, --mount and --tmpfs, with volumes and bind sources resolved by VolumeStore.PrepareLocked.</summary>
+    public List<Volumes.MountSpec> Mounts { get; set; } = new();
+    /// <summary>--read-only: the root is remounted read-only; volumes, tmpfs, /dev and the /etc files stay writable.</summary>
+    public bool ReadOnlyRootfs { get; set; }
+    /// <summary>--init: tini (bind-mounted read-only at /sbin/docker-init) is PID 1 and runs <see cref="Args"/>.</summary>
+    public bool Init { get; set; }
 
     [JsonIgnore] public IReadOnlyList<string> EffectiveCapabilities => Capabilities ?? MiniDocker.Runtime.Capabilities.Default;
 

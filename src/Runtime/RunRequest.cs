@@ -30,6 +30,12 @@ public sealed record RunRequest
     public List<string> Devices { get; init; } = new();
     /// <summary>`--security-opt`: seccomp=PROFILE|unconfined, no-new-privileges.</summary>
     public List<string> SecurityOpt { get; init; } = new();
+    /// <summary>-v/--volume, --mount and --tmpfs, as given.</summary>
+    public List<string> Volumes { get; init; } = new();
+    public List<string> Mounts { get; init; } = new();
+    public List<string> Tmpfs { get; init; } = new();
+    public bool ReadOnly { get; init; }
+    public bool Init { get; init; }
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -72,6 +78,9 @@ public static partial class ContainerConfigFactory
         var capabilities = Capabilities.Resolve(request.CapAdd, request.CapDrop, request.Privileged);
         // The filter's capability rules follow the set the program gets; --privileged runs without one (Docker).
         var security = Security.SecurityOptions.Build(request.SecurityOpt, capabilities, request.Privileged);
+        var mounts = Volumes.MountParser.ParseAll(request.Volumes, request.Mounts, request.Tmpfs, Environment.CurrentDirectory);
+        if (request.Init && !File.Exists(Init.UserMounts.TiniStatic))
+            throw new ContainerException($"--init needs {Init.UserMounts.TiniStatic}: install Debian's tini package (apt-get install tini)");
         return new ContainerConfig
         {
             Id = id,
@@ -98,6 +107,9 @@ public static partial class ContainerConfigFactory
             Privileged = request.Privileged,
             User = string.IsNullOrEmpty(request.User) ? null : request.User,
             GroupAdd = request.GroupAdd,
+            Mounts = mounts,
+            ReadOnlyRootfs = request.ReadOnly,
+            Init = request.Init,
         };
     }
 

@@ -50,7 +50,7 @@ public static class InspectCommand
         var s = entry.State;
         var files = new ContainerContext(c, store.DirectoryOf(c.Id), 0);
         bool running = status == ContainerStatus.Running;
-        return new JsonObject
+        var described = new JsonObject
         {
             ["Id"] = c.Id,
             ["Created"] = Time(c.Created),
@@ -87,7 +87,7 @@ public static class InspectCommand
                 },
                 ["AutoRemove"] = c.AutoRemove,
             },
-            ["Mounts"] = new JsonArray(),
+            ["Mounts"] = VolumeCommands.MountsOf(c),
             ["Config"] = new JsonObject
             {
                 ["Hostname"] = c.Hostname,
@@ -100,6 +100,8 @@ public static class InspectCommand
             },
             ["NetworkSettings"] = WithDefaultNetworkAtTop(MiniDocker.Cli.NetworkSettings.For(p, c.Id), c.NetworkMode),
         };
+        VolumeCommands.AddHostConfig((JsonObject)described["HostConfig"]!, c);
+        return described;
     }
 
     /// <summary>
