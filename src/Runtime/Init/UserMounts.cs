@@ -88,7 +88,7 @@ internal static unsafe class UserMounts
 
     /// <summary>An O_PATH descriptor of <paramref name="target"/> resolved inside the root, made (directories 0755, an
     /// empty file for a file bind) where missing. Refuses a target that resolves to the root itself or into /proc.</summary>
-    internal static Fd ResolveTarget(Fd rootFd, string root, string target, bool directory)
+    internal static Fd ResolveTarget(Fd rootFd, string root, string target, bool directory, int depth = 0)
     {
         var parts = target.Split('/', StringSplitOptions.RemoveEmptyEntries);
         for (int i = 0; i < parts.Length; i++)
@@ -111,9 +111,16 @@ internal static unsafe class UserMounts
                     if (made >= 0 && last && !directory) close(made);
                 }
                 fd = In(rootFd, prefix, O_PATH);
-                // Still missing after EEXIST: the name is a symlink to nowhere (inside the root). Refused, not followed.
                 if (fd < 0 && LastErrno == ENOENT)
-                    throw new ContainerException($"cannot mount onto {target}: /{prefix} in the container is a dangling symbolic link");
+                {
+                    // Still missing after EEXIST: the name is a symlink to nowhere. As runc does, its target is made
+                    // instead, read inside the root like every other path here (an absolute link starts at the root).
+                    if (depth >= 40) throw new ContainerException($"cannot mount onto {target}: too many levels of symbolic links");
+                    string link = ReadLinkAt(rootFd, string.Join('/', parts[..i]), parts[i], target);
+                    string rest = string.Join('/', parts[(i + 1)..]);
+                    string next = (link.StartsWith('/') ? link : "/" + string.Join('/', parts[..i]) + "/" + link) + (rest.Length > 0 ? "/" + rest : "");
+                    return ResolveTarget(rootFd, root, next, directory, depth + 1);
+                }
             }
             if (fd < 0) throw Failed(target, "open", prefix);
             if (!last) { close(fd); continue; }
@@ -142,6 +149,17 @@ internal static unsafe class UserMounts
             }
         }
         throw new ContainerException($"cannot mount onto {target}: it is the container's root");
+    }
+
+    private static string ReadLinkAt(Fd rootFd, string parentPath, string name, string target)
+    {
+        int parentFd = In(rootFd, parentPath, O_PATH | O_DIRECTORY);
+        if (parentFd < 0) throw Failed(target, "open", parentPath);
+        using var parent = new Fd(parentFd, parentPath);
+        byte* buffer = stackalloc byte[4096];
+        nint n = readlinkat(parent.Value, name, buffer, 4096);
+        if (n < 0) throw Failed(target, "readlink", parentPath + "/" + name);
+        return System.Text.Encoding.UTF8.GetString(buffer, (int)n);
     }
 
     private static ContainerException Failed(string target, string call, string relative) =>
