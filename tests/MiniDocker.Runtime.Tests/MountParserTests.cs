@@ -22,7 +22,7 @@ public sealed class MountParserTests
 
         var relative = MountParser.ParseVolume("./sub:/x", "/home/u");
         Assert.Equal("/home/u/sub", relative.Source);
-        Assert.True(MountParser.ParseVolume("v:/x:nocopy,rw", "/").NoCopy);
+        Assert.True(MountParser.ParseVolume("v1:/x:nocopy,rw", "/").NoCopy);
     }
 
     [Theory]
