@@ -30,7 +30,7 @@ trap 'rm -rf "$work"' EXIT
   echo '#define _GNU_SOURCE'
   for header in fcntl.h sys/mount.h sched.h sys/syscall.h sys/file.h sys/wait.h sys/prctl.h sys/ioctl.h signal.h \
     errno.h sys/stat.h linux/close_range.h poll.h termios.h spawn.h dirent.h sys/socket.h linux/netlink.h \
-    linux/seccomp.h linux/keyctl.h linux/bpf.h sys/resource.h; do
+    linux/seccomp.h linux/keyctl.h linux/bpf.h sys/resource.h linux/openat2.h; do
     echo "#include <$header>"
   done
   # One 64-bit object per name, in order: uapi_constant_I's initializer is the value, as the compiler computed it.

@@ -21,7 +21,7 @@ foreach (var command in new[]
          {
              RunCommand.Create(), PsCommand.Create(), RmCommand.Create(), LogsCommand.Create(),
              ImageCommands.CreateImages(), ImageCommands.CreateImage(), ImageCommands.CreateRmi(), InternalCommands.CreateMonitor(),
-             UpdateCommand.Create(), StatsCommand.Create(),
+             UpdateCommand.Create(), StatsCommand.Create(), VolumeCommands.Create(),
          }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()))
     root.Subcommands.Add(command);
 

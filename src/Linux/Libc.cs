@@ -83,6 +83,10 @@ public static unsafe partial class Libc
         RLIMIT_RTTIME = Arch.RLIMIT_RTTIME;
     public static readonly short POSIX_SPAWN_SETSIGDEF = Arch.POSIX_SPAWN_SETSIGDEF,
         POSIX_SPAWN_SETSIGMASK = Arch.POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID = Arch.POSIX_SPAWN_SETSID;
+    /// <summary>openat2(2) (Linux 5.6): resolving a mount target inside a container's root without leaving it.</summary>
+    public static readonly long SYS_openat2 = Arch.SYS_openat2;
+    public static readonly ulong RESOLVE_IN_ROOT = Arch.RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS = Arch.RESOLVE_NO_MAGICLINKS;
+    public static readonly int EROFS = LibC.EROFS;
 
     [LibraryImport(Lib, SetLastError = true)] public static partial int unshare(int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setns(int fd, int nstype);
@@ -100,6 +104,18 @@ public static unsafe partial class Libc
     public static partial long syscall(long number, int a, nint b);
     [LibraryImport(Lib, SetLastError = true)]
     public static partial long syscall(long number, int a, void* b, uint c);
+    [LibraryImport(Lib, SetLastError = true, EntryPoint = "syscall", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial long syscall_openat2(long number, int dirfd, string path, OpenHow* how, nuint size);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint readlinkat(int dirfd, string path, byte* buf, nint size);
+
+    /// <summary>openat2(2) with struct open_how (glibc 2.36 has no wrapper); -1 and errno on failure.</summary>
+    public static int openat2(int dirfd, string path, ulong flags, ulong resolve)
+    {
+        var how = new OpenHow { Flags = flags, Mode = 0, Resolve = resolve };
+        return (int)syscall_openat2(SYS_openat2, dirfd, path, &how, (nuint)sizeof(OpenHow));
+    }
+
     [LibraryImport(Lib, SetLastError = true)] public static partial int poll(PollFd* fds, nuint nfds, int timeout);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setgroups(nuint size, uint* list);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setresgid(uint rgid, uint egid, uint sgid);
@@ -204,6 +220,10 @@ public static unsafe partial class Libc
     public static void SetCloexec(int fd, bool on) =>
         Check(fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0), "fcntl(F_SETFD)");
 }
+
+/// <summary>struct open_how of linux/openat2.h: three u64s on every architecture.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct OpenHow { public ulong Flags, Mode, Resolve; }
 
 [StructLayout(LayoutKind.Sequential)]
 public struct PollFd { public int Fd; public short Events, Revents; }

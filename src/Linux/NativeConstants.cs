@@ -23,7 +23,8 @@ public sealed record NativeConstants(
     int RLIMIT_CPU = 0, int RLIMIT_FSIZE = 1, int RLIMIT_DATA = 2, int RLIMIT_STACK = 3, int RLIMIT_CORE = 4,
     int RLIMIT_RSS = 5, int RLIMIT_NPROC = 6, int RLIMIT_NOFILE = 7, int RLIMIT_MEMLOCK = 8, int RLIMIT_AS = 9,
     int RLIMIT_LOCKS = 10, int RLIMIT_SIGPENDING = 11, int RLIMIT_MSGQUEUE = 12, int RLIMIT_NICE = 13,
-    int RLIMIT_RTPRIO = 14, int RLIMIT_RTTIME = 15)
+    int RLIMIT_RTPRIO = 14, int RLIMIT_RTTIME = 15,
+    long SYS_openat2 = 437, ulong RESOLVE_IN_ROOT = 0x10, ulong RESOLVE_NO_MAGICLINKS = 0x02)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,

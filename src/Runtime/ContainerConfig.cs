@@ -43,6 +43,12 @@ public sealed class ContainerConfig
     public Cgroups.CgroupResources Resources { get; set; } = new();
     /// <summary>--ulimit: set by the init before the program runs.</summary>
     public List<Cgroups.Ulimit> Ulimits { get; set; } = new();
+    /// <summary>-v, --mount and --tmpfs, with volumes and bind sources resolved by VolumeStore.PrepareLocked.</summary>
+    public List<Volumes.MountSpec> Mounts { get; set; } = new();
+    /// <summary>--read-only: the root is remounted read-only; volumes, tmpfs, /dev and the /etc files stay writable.</summary>
+    public bool ReadOnlyRootfs { get; set; }
+    /// <summary>--init: tini (bind-mounted read-only at /sbin/docker-init) is PID 1 and runs <see cref="Args"/>.</summary>
+    public bool Init { get; set; }
 
     [JsonIgnore] public IReadOnlyList<string> EffectiveCapabilities => Capabilities ?? MiniDocker.Runtime.Capabilities.Default;
 

@@ -104,12 +104,12 @@ public static class ContainerMonitor
                     output.Dispose();
                     errors?.Dispose();
                     code = running.Wait(s => s.Error = $"monitor: cannot exec the log relay: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
-                    if (config.AutoRemove) store.Delete(id);
+                    if (config.AutoRemove) { store.Delete(id); Volumes.VolumeStore.RemoveAnonymousOf(store, config); }
                     return code;
                 }
                 if (!restart)
                 {
-                    if (config.AutoRemove) store.Delete(id);
+                    if (config.AutoRemove) { store.Delete(id); Volumes.VolumeStore.RemoveAnonymousOf(store, config); }
                     return code;
                 }
                 quickExits = DateTimeOffset.UtcNow - startedAt < TimeSpan.FromSeconds(10) ? quickExits + 1 : 0;

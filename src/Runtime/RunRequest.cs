@@ -32,6 +32,12 @@ public sealed record RunRequest
     public List<string> SecurityOpt { get; init; } = new();
     /// <summary>-m, --cpus, --pids-limit, --ulimit... as typed.</summary>
     public Cgroups.ResourceRequest Resources { get; init; } = new();
+    /// <summary>-v/--volume, --mount and --tmpfs, as given.</summary>
+    public List<string> Volumes { get; init; } = new();
+    public List<string> Mounts { get; init; } = new();
+    public List<string> Tmpfs { get; init; } = new();
+    public bool ReadOnly { get; init; }
+    public bool Init { get; init; }
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -74,6 +80,9 @@ public static partial class ContainerConfigFactory
         var capabilities = Capabilities.Resolve(request.CapAdd, request.CapDrop, request.Privileged);
         // The filter's capability rules follow the set the program gets; --privileged runs without one (Docker).
         var security = Security.SecurityOptions.Build(request.SecurityOpt, capabilities, request.Privileged);
+        var mounts = Volumes.MountParser.ParseAll(request.Volumes, request.Mounts, request.Tmpfs, Environment.CurrentDirectory);
+        if (request.Init && !File.Exists(Init.UserMounts.TiniStatic))
+            throw new ContainerException($"--init needs {Init.UserMounts.TiniStatic}: install Debian's tini package (apt-get install tini)");
         return new ContainerConfig
         {
             Id = id,
@@ -102,6 +111,9 @@ public static partial class ContainerConfigFactory
             GroupAdd = request.GroupAdd,
             Resources = Cgroups.ResourceLimits.Build(request.Resources),
             Ulimits = Cgroups.ResourceLimits.ParseUlimits(request.Resources.Ulimits),
+            Mounts = mounts,
+            ReadOnlyRootfs = request.ReadOnly,
+            Init = request.Init,
         };
     }
 

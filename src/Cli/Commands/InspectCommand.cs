@@ -50,7 +50,7 @@ public static class InspectCommand
         var s = entry.State;
         var files = new ContainerContext(c, store.DirectoryOf(c.Id), 0);
         bool running = status == ContainerStatus.Running;
-        return new JsonObject
+        var described = new JsonObject
         {
             ["Id"] = c.Id,
             ["Created"] = Time(c.Created),
@@ -98,7 +98,7 @@ public static class InspectCommand
                 ["Ulimits"] = c.Ulimits.Count == 0 ? null
                     : new JsonArray(c.Ulimits.Select(u => (JsonNode?)new JsonObject { ["Name"] = u.Name, ["Hard"] = u.Hard, ["Soft"] = u.Soft }).ToArray()),
             },
-            ["Mounts"] = new JsonArray(),
+            ["Mounts"] = VolumeCommands.MountsOf(c),
             ["Config"] = new JsonObject
             {
                 ["Hostname"] = c.Hostname,
@@ -111,6 +111,8 @@ public static class InspectCommand
             },
             ["NetworkSettings"] = WithDefaultNetworkAtTop(MiniDocker.Cli.NetworkSettings.For(p, c.Id), c.NetworkMode),
         };
+        VolumeCommands.AddHostConfig((JsonObject)described["HostConfig"]!, c);
+        return described;
     }
 
     /// <summary>

@@ -35,6 +35,12 @@ public static class RunCommand
     private static readonly Option<string[]> Device = new("--device")
     { Description = "Add a host device to the container: HOST[:CONTAINER][:PERMS] (PERMS: r, w, m; default rwm)" };
     private static readonly ResourceOptions Resources = ResourceOptions.ForRun();
+    private static readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount a volume: [HOST-DIR|NAME:]CONTAINER-DIR[:ro|rw]" };
+    private static readonly Option<string[]> Mount = new("--mount")
+    { Description = "Attach a filesystem mount: type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=][,tmpfs-mode=]" };
+    private static readonly Option<string[]> Tmpfs = new("--tmpfs") { Description = "Mount a tmpfs directory: /PATH[:OPTIONS]" };
+    private static readonly Option<bool> ReadOnly = new("--read-only") { Description = "Mount the container's root filesystem as read only" };
+    private static readonly Option<bool> Init = new("--init") { Description = "Run an init (tini) inside the container that forwards signals and reaps processes" };
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -43,7 +49,8 @@ public static class RunCommand
         var command = new Command("run", "Create and run a new container from an image")
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
-            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Image, CommandArgs,
+            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Volume, Mount, Tmpfs, ReadOnly, Init,
+            Image, CommandArgs,
         };
         foreach (var option in Resources.All) command.Options.Add(option);
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
@@ -93,6 +100,11 @@ public static class RunCommand
             GroupAdd = (p.GetValue(GroupAdd) ?? []).ToList(),
             Devices = (p.GetValue(Device) ?? []).ToList(),
             Resources = Resources.Request(p),
+            Volumes = (p.GetValue(Volume) ?? []).ToList(),
+            Mounts = (p.GetValue(Mount) ?? []).ToList(),
+            Tmpfs = (p.GetValue(Tmpfs) ?? []).ToList(),
+            ReadOnly = p.GetValue(ReadOnly),
+            Init = p.GetValue(Init),
         };
         var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);
@@ -100,7 +112,13 @@ public static class RunCommand
         MiniDocker.Runtime.Cgroups.ResourceLimits.CheckAvailable(config.Resources);
 
         var store = new ContainerStore(root);
-        store.Create(config);
+        var volumes = new MiniDocker.Runtime.Volumes.VolumeStore(root);
+        // Under the volume lock until the container is recorded: `volume rm` then sees it as a user of its volumes.
+        using (config.Mounts.Count > 0 ? volumes.Lock() : null)
+        {
+            volumes.PrepareLocked(config);
+            store.Create(config);
+        }
         if (config.Detach)
         {
             ContainerMonitor.StartDetached(root, config);
@@ -115,9 +133,14 @@ public static class RunCommand
         catch (ContainerException)
         {
             store.Delete(config.Id); // a container that never started is not left behind
+            MiniDocker.Runtime.Volumes.VolumeStore.RemoveAnonymousOf(store, config);
             throw;
         }
-        if (config.AutoRemove) store.Delete(config.Id);
+        if (config.AutoRemove)
+        {
+            store.Delete(config.Id);
+            MiniDocker.Runtime.Volumes.VolumeStore.RemoveAnonymousOf(store, config); // Docker's --rm takes them too
+        }
         return code;
     }
 }

@@ -66,13 +66,20 @@ public static class ContainerInit
         Check(chdir(cwd), "chdir", cwd);
 
         string program = ResolveExecutable(config.Args[0], config.Env);
+        var args = config.Args;
+        if (config.Init)
+        {
+            // tini is PID 1 and runs the program as its child: it forwards signals and reaps orphans (Docker's layout).
+            args = [UserMounts.InitPath, "--", .. config.Args];
+            program = UserMounts.InitPath;
+        }
         var user = config.User is null && config.GroupAdd.Count == 0 ? null
             : UserSpec.Resolve(config.User, UserSpec.ReadOrEmpty("/etc/passwd"), UserSpec.ReadOrEmpty("/etc/group"), config.GroupAdd);
         SetUlimits(config.Ulimits); // with CAP_SYS_RESOURCE still held, so a hard limit may be raised
         SecuritySteps.JoinNewSessionKeyring();
         SecuritySteps.BeforeCapabilityDrop(config.Security);
         DropPrivileges(config.EffectiveCapabilities, user);
-        return ExecProgram(program, config.Args, config.Env, channel, config.Security);
+        return ExecProgram(program, args, config.Env, channel, config.Security);
     }
 
     /// <summary>--ulimit: setrlimit for each; one that the kernel refuses stops the container (Docker: runc fails).</summary>

@@ -30,9 +30,13 @@ internal static class RootfsSetup
         CreateDeviceNodes(root, config.Devices);
         foreach (var name in new[] { "hosts", "hostname", "resolv.conf" })
             BindFile(Path.Combine(containerDir, name), root, Path.Combine("etc", name));
+        UserMounts.Apply(root, config);
 
         PivotRoot(root);
         if (!config.Privileged) MaskKernelPaths();
+        // After every mount point is made (a read-only root could not get new directories): only the root mount itself
+        // turns read-only, the mounts on it (volumes, tmpfs, /dev, the /etc files) stay as they are, as in Docker.
+        if (config.ReadOnlyRootfs) Check(mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "mount(remount / ro)", "/");
     }
 
     /// <summary>
