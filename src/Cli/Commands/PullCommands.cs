@@ -45,8 +45,11 @@ public static class PullCommands
         var store = new ImageStore(Globals.StateRoot(p));
         if (store.TryResolve(reference) is { } local)
             return local;
-        // An ID prefix or a malformed name is not something a registry could have.
-        DistributionReference.Parse(reference);
+        // An ID prefix or a malformed name is not something a registry could have; nor a registry the policy forbids
+        // (one line, no "Unable to find" first: nothing is attempted).
+        var parsed = DistributionReference.Parse(reference);
+        if (!RegistryConfig.Load(Globals.StateRoot(p)).IsAllowed(parsed.Domain))
+            throw new ImageException($"image '{reference}' not found locally, and registry {parsed.Domain} is not in allowed-registries (daemon.json)");
         Console.Error.WriteLine($"Unable to find image '{DistributionReference.Parse(reference).Familiar}' locally");
         Pull(p, reference, Console.Error);
         return store.Resolve(reference);

@@ -23,6 +23,8 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
     private async Task<ImageRecord> PullAsync(string text)
     {
         var reference = DistributionReference.Parse(text);
+        if (!config.IsAllowed(reference.Domain))
+            throw new ImageException($"pulling {reference.Familiar}: registry {reference.Domain} is not in allowed-registries (daemon.json)");
         using var client = new RegistryClient(config, reference);
         if (reference.Digest is null)
             progress.Status($"{reference.TagOrLatest}: Pulling from {(reference.Domain == DistributionReference.DockerHub ? reference.Path : reference.FamiliarRepository)}");

@@ -13,6 +13,9 @@ public sealed class RegistryConfig
 {
     [JsonPropertyName("insecure-registries")] public List<string> InsecureRegistries { get; set; } = [];
     [JsonPropertyName("registry-mirrors")] public List<string> RegistryMirrors { get; set; } = [];
+    /// <summary>When not empty, the only registry hosts (with or without port) a pull may contact; a policy for
+    /// air-gapped hosts, and what the tests use so a missing image never reaches Docker Hub.</summary>
+    [JsonPropertyName("allowed-registries")] public List<string> AllowedRegistries { get; set; } = [];
     [JsonPropertyName("certs-dir")] public string CertsDir { get; set; } = "/etc/docker/certs.d";
     /// <summary>Seconds without a byte from the registry before a request is given up (a registry that hangs).</summary>
     [JsonPropertyName("registry-timeout")] public int TimeoutSeconds { get; set; } = 60;
@@ -41,6 +44,10 @@ public sealed class RegistryConfig
         return name is "localhost" or "127.0.0.1" or "[::1]" || InsecureRegistries.Contains(host, StringComparer.OrdinalIgnoreCase)
                || InsecureRegistries.Contains(name, StringComparer.OrdinalIgnoreCase);
     }
+
+    public bool IsAllowed(string host) =>
+        AllowedRegistries.Count == 0 || AllowedRegistries.Contains(host, StringComparer.OrdinalIgnoreCase)
+        || AllowedRegistries.Contains(HostWithoutPort(host), StringComparer.OrdinalIgnoreCase);
 
     private static string HostWithoutPort(string host)
     {
