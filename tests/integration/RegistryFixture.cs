@@ -74,7 +74,7 @@ public sealed class LocalRegistry : IDisposable
 
     public void Push(OciLayout layout, string name, string tag, bool all = false)
     {
-        var args = new List<string> { "copy", "--dest-tls-verify=false" };
+        var args = new List<string> { "copy", "--dest-tls-verify=false", "--preserve-digests" };
         if (all) args.Add("--all");
         args.AddRange([$"oci:{layout.Dir}:{tag}", $"docker://{Host}/{name}:{tag}"]);
         var psi = new ProcessStartInfo("skopeo", args) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -223,7 +223,7 @@ public sealed class OciLayout : IDisposable
             entry = new JsonObject { ["mediaType"] = "application/vnd.oci.image.index.v1+json", ["digest"] = AddBlob(bytes), ["size"] = bytes.Length };
         }
         entry["annotations"] = new JsonObject { ["org.opencontainers.image.ref.name"] = tag };
-        _manifests.Add(entry);
+        _manifests.Add((JsonNode)entry);
         File.WriteAllText(Path.Combine(Dir, "index.json"),
             new JsonObject { ["schemaVersion"] = 2, ["manifests"] = _manifests.DeepClone() }.ToJsonString());
     }

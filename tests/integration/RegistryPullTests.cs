@@ -33,15 +33,15 @@ public sealed class RegistryPullTests : IDisposable
             ["WorkingDir"] = "/data",
             ["Labels"] = new JsonObject { ["org.example"] = "label" },
         };
-        _layout.Tag(name, _layout.Image(layers, OciLayout.HostArchitecture, config));
+        _layout.Tag("1", _layout.Image(layers, OciLayout.HostArchitecture, config));
         _registry.Push(_layout, name, "1");
         return ($"{_registry.Host}/{name}:1", layers);
     }
 
     private string[] StoredLayers() =>
         Directory.Exists(Path.Combine(_md.Root, "images", "layers"))
-            ? Directory.GetDirectories(Path.Combine(_md.Root, "images", "layers")).Select(Path.GetFileName)
-                .Where(n => n!.Length == 64).ToArray()!
+            ? Directory.GetDirectories(Path.Combine(_md.Root, "images", "layers")).Select(d => Path.GetFileName(d))
+                .Where(n => n.Length == 64).ToArray()
             : [];
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class RegistryPullTests : IDisposable
         Assert.Contains($"Status: Downloaded newer image for {reference}", pull.Stdout);
 
         var files = _md.Run("run", "--rm", "--net", "none", reference, "sh", "-c",
-            "cat /data/keep.txt; ls /data; ls /opq; test -e /data/gone.txt && echo GONE-VISIBLE; busybox true && echo base-ok");
+            "cat /data/keep.txt; echo; ls /data; ls /opq; test -e /data/gone.txt && echo GONE-VISIBLE; busybox true && echo base-ok");
         Assert.True(files.ExitCode == 0, files.ToString());
         Assert.Equal("kept from layer 2\nkeep.txt\nupper.txt\nbase-ok\n", files.Stdout);
 
@@ -183,6 +183,21 @@ public sealed class RegistryPullTests : IDisposable
         var run = _md.Run("run", "--rm", "--net", "none", $"{_registry.Host}/multi:multi", "cat", "/arch.txt");
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Equal(OciLayout.HostArchitecture, run.Stdout);
+    }
+
+    [Fact]
+    public void An_image_of_100_layers_runs_although_their_paths_exceed_a_page_of_mount_options()
+    {
+        // 100 absolute lower paths (about 60 bytes each) exceed the 4096 bytes mount(2) takes; relative short links fit.
+        var layers = new List<TestLayer> { _base };
+        for (var i = 1; i < 100; i++)
+            layers.Add(OciLayout.Layer(OciLayout.Tar(("layers/", null), ($"layers/{i}", $"{i}"))));
+        _layout.Tag("tall", _layout.Image(layers, OciLayout.HostArchitecture));
+        _registry.Push(_layout, "tall", "tall");
+
+        var run = _md.Run("run", "--rm", "--net", "none", $"{_registry.Host}/tall:tall", "sh", "-c", "ls /layers | wc -l; cat /layers/99");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("99\n99", run.Stdout.Trim().Replace(" ", ""));
     }
 
     [Fact]
