@@ -191,7 +191,7 @@ public sealed class OciLayout : IDisposable
             ["mediaType"] = "application/vnd.oci.image.manifest.v1+json",
             ["config"] = new JsonObject { ["mediaType"] = "application/vnd.oci.image.config.v1+json", ["digest"] = AddBlob(configBytes), ["size"] = configBytes.Length },
             ["layers"] = new JsonArray(layers.Select(l => (JsonNode?)new JsonObject
-                { ["mediaType"] = l.MediaType, ["digest"] = l.Digest, ["size"] = l.Blob.Length }).ToArray()),
+            { ["mediaType"] = l.MediaType, ["digest"] = l.Digest, ["size"] = l.Blob.Length }).ToArray()),
         };
         var manifestBytes = Encoding.UTF8.GetBytes(manifest.ToJsonString());
         return new JsonObject
