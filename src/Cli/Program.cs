@@ -22,7 +22,7 @@ foreach (var command in new[]
              RunCommand.Create(), PsCommand.Create(), RmCommand.Create(), LogsCommand.Create(),
              ImageCommands.CreateImages(), ImageCommands.CreateImage(), ImageCommands.CreateRmi(), InternalCommands.CreateMonitor(),
              UpdateCommand.Create(), StatsCommand.Create(), VolumeCommands.Create(),
-         }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()))
+         }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()).Concat(PullCommands.Create()))
     root.Subcommands.Add(command);
 
 // The one place a failure becomes what the user sees: one line, Docker's exit code; the stack trace only with

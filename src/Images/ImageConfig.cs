@@ -4,7 +4,8 @@ using System.Text.Json;
 namespace MiniDocker.Images;
 
 /// <summary>How a container of this image starts, as set by <c>image import -c</c>.</summary>
-public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env, string? WorkingDir, string[] ExposedPorts)
+public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env, string? WorkingDir, string[] ExposedPorts,
+    string? User = null, string? StopSignal = null, IReadOnlyDictionary<string, string>? Labels = null)
 {
     public static ImageConfig Empty { get; } = new([], [], [], null, []);
 

@@ -24,14 +24,16 @@ public sealed partial record ImageReference(string Repository, string Tag)
     public static bool TryParse(string reference, out ImageReference parsed, out string problem)
     {
         parsed = new ImageReference("", "");
-        var colon = reference.LastIndexOf(':');
-        var repository = colon < 0 ? reference : reference[..colon];
-        var tag = colon < 0 ? DefaultTag : reference[(colon + 1)..];
-        if (!RepositoryPattern().IsMatch(repository))
+        if (reference.Contains('@'))
         {
-            problem = "the name must be lower-case letters and digits, separated by '.', '_', '-' or '/'";
+            problem = "a digest (@sha256:...) names a manifest, not a local NAME[:TAG]";
             return false;
         }
+        // Docker's grammar (a registry host[:port] may come first); the store keys images by the familiar name.
+        if (!Registry.DistributionReference.TryParse(reference, out var distribution, out problem))
+            return false;
+        var repository = distribution.FamiliarRepository;
+        var tag = distribution.TagOrLatest;
         if (FullIdPattern().IsMatch(repository))
         {
             // Docker forbids this too: such a name would shadow the image ID it looks like.
@@ -44,21 +46,10 @@ public sealed partial record ImageReference(string Repository, string Tag)
             problem = "'sha256:' begins an image ID (sha256:<hex digits>), it cannot name a repository";
             return false;
         }
-        if (!TagPattern().IsMatch(tag))
-        {
-            problem = "the tag must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'";
-            return false;
-        }
         parsed = new ImageReference(repository, tag);
         problem = "";
         return true;
     }
-
-    [GeneratedRegex(@"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")]
-    private static partial Regex RepositoryPattern();
-
-    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
-    private static partial Regex TagPattern();
 
     [GeneratedRegex("^[a-f0-9]{64}$")]
     private static partial Regex FullIdPattern();

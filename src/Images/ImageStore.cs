@@ -8,6 +8,9 @@ namespace MiniDocker.Images;
 /// <summary>One NAME:TAG (or an untagged layer, shown as &lt;none&gt;) with its layer's facts and its config.</summary>
 public sealed record ImageRecord(string Id, string Repository, string Tag, DateTimeOffset Created, long Size, ImageConfig Config)
 {
+    /// <summary>REPOSITORY@sha256:... of a pulled image (empty for an imported one).</summary>
+    public IReadOnlyList<string> RepoDigests { get; init; } = [];
+
     public const string None = "<none>";
 
     public string ShortId => Id[..12];
@@ -77,6 +80,9 @@ public sealed partial class ImageStore
     /// </summary>
     public ImageRecord Resolve(string reference) => Guarded(() => ResolveCore(reference));
 
+    /// <summary>As <see cref="Resolve"/>, but null when nothing local matches (run then pulls it).</summary>
+    public ImageRecord? TryResolve(string reference) => Guarded(() => ResolveCore(reference, orNull: true));
+
     /// <summary>
     /// By name: drops that tag, and deletes the layer once no tag names it. By ID: deletes the layer and its tag,
     /// but refuses when several tags name it (remove those by name), as Docker does without --force.
@@ -85,7 +91,12 @@ public sealed partial class ImageStore
     /// layer is released rather than deleted.
     /// </summary>
     public RemovedImage Remove(string reference, bool force, IReadOnlyCollection<ImageUser> users) =>
-        Guarded(() => RemoveCore(reference, force, users));
+        Guarded(() =>
+        {
+            var removed = RemoveCore(reference, force, users);
+            CollectLayers();
+            return removed;
+        });
 
     /// <summary>Deletes the released layers that none of <paramref name="users"/> uses any more; returns their IDs.</summary>
     public IReadOnlyList<string> RemoveReleased(IReadOnlyCollection<ImageUser> users) => Guarded(() =>
@@ -98,6 +109,7 @@ public sealed partial class ImageStore
             var deleted = DeleteUnusedReleased(index, users);
             if (deleted.Count > 0)
                 WriteIndex(index);
+            CollectLayers();
             return deleted;
         }
     });
@@ -233,21 +245,27 @@ public sealed partial class ImageStore
             if (ReadLayerOrNull(entry.Id) is not { } layer)
                 continue;
             var name = ImageReference.Parse(key);
-            records.Add(new ImageRecord(entry.Id, name.Repository, name.Tag, entry.Created, layer.Size, entry.Config));
+            records.Add(new ImageRecord(entry.Id, name.Repository, name.Tag, entry.Created, layer.Size, entry.Config)
+            { RepoDigests = layer.RepoDigests ?? [] });
         }
         var tagged = index.Repositories.Values.Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var id in LayerIds().Where(id => !tagged.Contains(id) && !index.Released.Contains(id)))
         {
             if (ReadLayerOrNull(id) is { } layer)
-                records.Add(new ImageRecord(id, ImageRecord.None, ImageRecord.None, layer.Created, layer.Size, ImageConfig.Empty));
+                records.Add(new ImageRecord(id, ImageRecord.None, ImageRecord.None, layer.Created, layer.Size, PulledConfig(id) ?? ImageConfig.Empty)
+                { RepoDigests = layer.RepoDigests ?? [] });
         }
         return records.OrderByDescending(r => r.Created).ThenBy(r => r.Repository, StringComparer.Ordinal)
             .ThenBy(r => r.Tag, StringComparer.Ordinal).ToList();
     }
 
-    private ImageRecord ResolveCore(string reference)
+    private ImageRecord ResolveCore(string reference) => ResolveCore(reference, orNull: false)!;
+
+    private ImageRecord? ResolveCore(string reference, bool orNull)
     {
         var records = ListCore();
+        if (reference.Contains('@'))
+            return ResolveDigest(records, reference, orNull);
         string? prefix;
         if (reference.StartsWith("sha256:", StringComparison.Ordinal))
         {
@@ -274,7 +292,7 @@ public sealed partial class ImageStore
             if (ids.Count == 1)
                 return records.First(r => r.Id == ids[0]);
         }
-        throw new ImageException($"image '{reference}' not found");
+        return orNull ? null : throw new ImageException($"image '{reference}' not found");
     }
 
     private RemovedImage RemoveCore(string reference, bool force, IReadOnlyCollection<ImageUser> users)

@@ -41,7 +41,16 @@ public static class SafeTarExtractor
     /// Throws <see cref="ImageException"/> on a malicious, truncated or malformed archive; the caller removes the
     /// partly filled target.
     /// </summary>
-    public static ExtractResult Extract(Stream uncompressedTar, string targetDir)
+    public static ExtractResult Extract(Stream uncompressedTar, string targetDir) =>
+        Extract(uncompressedTar, targetDir, overlayWhiteouts: false);
+
+    /// <summary>
+    /// As <see cref="Extract(Stream, string)"/>; with <paramref name="overlayWhiteouts"/> (an image layer, stacked
+    /// under overlayfs) OCI whiteouts become overlay's own: <c>.wh.NAME</c> a character device 0/0 named NAME, and
+    /// <c>.wh..wh..opq</c> the <c>trusted.overlay.opaque=y</c> xattr on its directory, as Docker's overlay2 driver
+    /// stores them, so the kernel applies them at mount time with no translation pass.
+    /// </summary>
+    public static ExtractResult Extract(Stream uncompressedTar, string targetDir, bool overlayWhiteouts)
     {
         var target = Path.GetFullPath(targetDir);
         Directory.CreateDirectory(target);
@@ -52,7 +61,7 @@ public static class SafeTarExtractor
         File.SetUnixFileMode(target, RootMode);
 
         using var root = Fd.OpenDirectory(target);
-        var extraction = new Extraction(root);
+        var extraction = new Extraction(root, overlayWhiteouts);
         // TarReader only sees a forward-only view: on a seekable stream it silently accepts an archive cut at an
         // entry boundary (a gzip stream cut short, which GZipStream does not report, looks like that), whereas
         // reading forward-only it throws EndOfStreamException for a missing header or end-of-archive marker.
@@ -156,7 +165,7 @@ public static class SafeTarExtractor
 
     private enum SkipKind { DeviceNode, Fifo }
 
-    private sealed class Extraction(Fd root)
+    private sealed class Extraction(Fd root, bool overlayWhiteouts)
     {
         public byte[] Buffer { get; } = new byte[128 * 1024];
         // Directory modes and mtimes are applied after all entries: creating children changes a directory's mtime,
@@ -177,6 +186,11 @@ public static class SafeTarExtractor
             var parts = SplitPath(entry.Name, "entry");
             var key = string.Join('/', parts);
             var raw = Display.Name(entry.Name); // from here on, for messages only
+            if (overlayWhiteouts && parts.Length > 0 && parts[^1].StartsWith(".wh.", StringComparison.Ordinal))
+            {
+                CreateWhiteout(parts, raw);
+                return;
+            }
             if (parts.Length > 0 && parts[^1].StartsWith(".wh.", StringComparison.Ordinal))
             {
                 // Whiteouts only mean something between overlay layers; in a flat rootfs they are noise.
@@ -216,6 +230,38 @@ public static class SafeTarExtractor
                 default:
                     throw new ImageException($"entry '{raw}': unsupported tar entry type {entry.EntryType}");
             }
+        }
+
+        private const string OpaqueMarker = ".wh..wh..opq";
+
+        /// <summary>
+        /// An OCI whiteout in overlay's form. Only these two forms are made by us; a device node or an xattr in the
+        /// archive itself is never created (xattrs are not applied at all), so a layer cannot forge trusted.overlay.*
+        /// attributes such as redirect or metacopy.
+        /// </summary>
+        private unsafe void CreateWhiteout(string[] parts, string raw)
+        {
+            var name = parts[^1];
+            if (name == OpaqueMarker)
+            {
+                using var parentPath = OpenParent(parts, raw, create: true)!;
+                using var directory = Fd.OpenAt(parentPath, ".", Libc.O_RDONLY | Libc.O_DIRECTORY, 0, raw);
+                ReadOnlySpan<byte> value = "y"u8;
+                fixed (byte* v = value)
+                    Libc.Check(Libc.fsetxattr(directory.Value, "trusted.overlay.opaque", v, value.Length, 0), "setxattr", raw);
+                _whiteouts++;
+                return;
+            }
+            var hidden = name[".wh.".Length..];
+            // AUFS's other ".wh..wh.*" metadata (hard-link dirs) means nothing to overlay.
+            if (hidden.StartsWith(".wh.", StringComparison.Ordinal))
+                return;
+            if (hidden.Length == 0 || hidden is "." or "..")
+                throw new ImageException($"refusing archive: whiteout '{raw}' names no file");
+            using var parent = OpenParent(parts, raw, create: true)!;
+            RemoveNonDirectory(parent, hidden, raw);
+            Libc.Check(Libc.mknodat(parent.Value, hidden, Libc.S_IFCHR, 0), "mknod", raw);
+            _whiteouts++;
         }
 
         /// <summary>A negative id (a PAX record may say "uid=-5") would reach chown as a huge unsigned one.</summary>

@@ -31,6 +31,11 @@ internal sealed class LayerFile
     public required long Size { get; set; }
     public required TarCompression Compression { get; set; }
     public required ExtractResult Extracted { get; set; }
+    /// <summary>A pulled image: its layers' diff ids, bottom first (in the layer store); null for an imported one,
+    /// whose one layer is the rootfs/ beside this file.</summary>
+    public List<string>? Layers { get; set; }
+    /// <summary>REPOSITORY@sha256:... of the manifests it was pulled by (Docker's RepoDigests).</summary>
+    public List<string>? RepoDigests { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

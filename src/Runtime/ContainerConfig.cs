@@ -12,6 +12,11 @@ public sealed class ContainerConfig
     public string ImageId { get; set; } = "";
     /// <summary>Read-only image root filesystem: the overlay's lowerdir.</summary>
     public string RootfsLower { get; set; } = "";
+    /// <summary>A layered image's overlay lowerdirs, top-most first (RootfsLower is then the top one); null or empty:
+    /// RootfsLower alone (an imported image, or a config written before layers existed).</summary>
+    public List<string>? RootfsLowers { get; set; }
+    /// <summary>The image's StopSignal (Docker's STOPSIGNAL): what `stop` sends first; null: SIGTERM.</summary>
+    public string? StopSignal { get; set; }
     public List<string> Args { get; set; } = new();
     public List<string> Env { get; set; } = new();
     public string WorkingDir { get; set; } = "/";

@@ -20,7 +20,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
     public RunningContainer Start(ContainerConfig config, Stdio stdio)
     {
         string dir = store.DirectoryOf(config.Id);
-        if (!Directory.Exists(config.RootfsLower))
+        if (!Directory.Exists(config.RootfsLower) || (config.RootfsLowers ?? []).Any(l => !Directory.Exists(l)))
             throw new ContainerException($"container {config.ShortId} cannot start: its image {config.Image} ({config.ImageId}) is no longer in the image store");
         WriteEtcFiles(config, dir);
         var undo = new Stack<Action>();

@@ -103,7 +103,8 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
         var state = RequestStop(id);
         using (var process = ProcessHandle.Open(state.Pid, state.PidStartTime))
         {
-            if (process is not null && process.Signal(SIGTERM) && !process.WaitExit(grace))
+            int stopSignal = entry.Config.StopSignal is { } named ? Signals.Parse(named) : SIGTERM;
+            if (process is not null && process.Signal(stopSignal) && !process.WaitExit(grace))
             {
                 process.Signal(SIGKILL);
                 process.WaitExit(TimeSpan.FromSeconds(10));

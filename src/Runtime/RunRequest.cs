@@ -42,7 +42,8 @@ public sealed record RunRequest
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
 public sealed record ImageDefaults(string Id, string RootfsPath, IReadOnlyList<string> Cmd,
-    IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Env, string? WorkingDir);
+    IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Env, string? WorkingDir,
+    IReadOnlyList<string>? LowerDirs = null, string? User = null, string? StopSignal = null);
 
 /// <summary>Docker's rules for turning a request and an image into a container's configuration.</summary>
 public static partial class ContainerConfigFactory
@@ -90,6 +91,8 @@ public static partial class ContainerConfigFactory
             Image = request.Image,
             ImageId = image.Id,
             RootfsLower = image.RootfsPath,
+            RootfsLowers = image.LowerDirs is { Count: > 0 } lowers ? lowers.ToList() : null,
+            StopSignal = image.StopSignal,
             Args = args,
             Env = BuildEnv(image.Env, UserEnv(request, hostEnv), hostname, request.Tty),
             WorkingDir = workingDir,
@@ -107,7 +110,7 @@ public static partial class ContainerConfigFactory
             Created = DateTimeOffset.UtcNow,
             Capabilities = capabilities,
             Privileged = request.Privileged,
-            User = string.IsNullOrEmpty(request.User) ? null : request.User,
+            User = string.IsNullOrEmpty(request.User) ? (string.IsNullOrEmpty(image.User) ? null : image.User) : request.User,
             GroupAdd = request.GroupAdd,
             Resources = Cgroups.ResourceLimits.Build(request.Resources),
             Ulimits = Cgroups.ResourceLimits.ParseUlimits(request.Resources.Ulimits),

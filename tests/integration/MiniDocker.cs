@@ -42,6 +42,8 @@ public sealed class MiniDocker : IDisposable
         _firewall = firewall;
         _environment = environment ?? new Dictionary<string, string>();
         Directory.CreateDirectory(Root);
+        // A test must never reach Docker Hub: `run` of a missing image pulls, so only loopback registries are allowed.
+        File.WriteAllText(Path.Combine(Root, "daemon.json"), """{"allowed-registries": ["127.0.0.1", "localhost"]}""");
         if (importBusybox)
         {
             var r = Run("image", "import", "-c", "CMD [\"sh\"]", BusyboxTar, "busybox");

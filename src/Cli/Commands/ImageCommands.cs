@@ -11,14 +11,14 @@ public static class ImageCommands
 {
     public static Command CreateImages()
     {
-        var command = new Command("images", "List images") { Format };
+        var command = new Command("images", "List images") { Format, Digests };
         command.SetAction(List);
         return command;
     }
 
     public static Command CreateImage()
     {
-        var ls = new Command("ls", "List images") { Format };
+        var ls = new Command("ls", "List images") { Format, Digests };
         ls.SetAction(List);
 
         var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)" };
@@ -32,7 +32,10 @@ public static class ImageCommands
             return 0;
         });
 
-        return new Command("image", "Manage images") { import, ls, CreateRemove("rm") };
+        var image = new Command("image", "Manage images") { import, ls, CreateRemove("rm") };
+        foreach (var subcommand in PullCommands.ImageSubcommands())
+            image.Subcommands.Add(subcommand);
+        return image;
     }
 
     /// <summary>Docker's `rmi`, the same as `image rm`.</summary>
@@ -66,6 +69,8 @@ public static class ImageCommands
     /// The containers of this root (running or stopped) and the images they use: the image store knows nothing of
     /// containers, so the CLI tells it.
     /// </summary>
+    public static IReadOnlyCollection<ImageUser> Users(ParseResult p) => ImageUsers(p);
+
     private static IReadOnlyCollection<ImageUser> ImageUsers(ParseResult p) =>
         LifecycleVerbs.WithLazyHooks(p).List()
             .Select(o => new ImageUser(o.Entry.Config.ImageId, o.Entry.Config.Id,
@@ -92,16 +97,21 @@ public static class ImageCommands
     private static readonly Option<string?> Format = new("--format")
     { Description = "Format output: table, json, table TEMPLATE or a Go TEMPLATE" };
 
+    private static readonly Option<bool> Digests = new("--digests") { Description = "Show digests" };
+
     private static int List(ParseResult p)
     {
         var now = DateTimeOffset.UtcNow;
         var rows = Store(p).List().OrderByDescending(i => i.Created).Select(i => new JsonObject
         {
-            ["Repository"] = i.Repository, ["Tag"] = i.Tag, ["ID"] = i.Id[..12], ["Digest"] = "<none>",
+            ["Repository"] = i.Repository, ["Tag"] = i.Tag, ["ID"] = i.Id[..12],
+            ["Digest"] = i.RepoDigests.FirstOrDefault(d => d.StartsWith(i.Repository + "@", StringComparison.Ordinal)) is { } digest
+                ? digest[(digest.IndexOf('@') + 1)..] : "<none>",
             ["CreatedSince"] = Lifecycle.Humanize(now - i.Created) + " ago", ["CreatedAt"] = i.Created.ToString("yyyy-MM-dd HH:mm:ss zzz"),
             ["Size"] = HumanSize(i.Size), ["Containers"] = "N/A",
         }).ToList();
-        return FormatOutput.List(p.GetValue(Format), rows, DockerHeaders.ImageTable, DockerHeaders.Image);
+        var table = p.GetValue(Digests) ? DockerHeaders.ImageTable.Replace("{{.Tag}}\t", "{{.Tag}}\t{{.Digest}}\t") : DockerHeaders.ImageTable;
+        return FormatOutput.List(p.GetValue(Format), rows, table, DockerHeaders.Image);
     }
 
     public static string HumanSize(long bytes) => bytes switch

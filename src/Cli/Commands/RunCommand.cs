@@ -68,7 +68,7 @@ public static class RunCommand
     private static int Handle(ParseResult p)
     {
         string root = Globals.StateRoot(p);
-        var image = new ImageStore(root).Resolve(p.GetValue(Image)!);
+        var image = PullCommands.ResolveOrPull(p, p.GetValue(Image)!);
         string networkMode = p.GetValue(Network) ?? "bridge";
         // Checked here, not only in the network hook: a detached run's hook runs in the monitor, whose stderr is
         // /dev/null, and the host-mode warning must reach the user.
@@ -106,8 +106,12 @@ public static class RunCommand
             ReadOnly = p.GetValue(ReadOnly),
             Init = p.GetValue(Init),
         };
-        var defaults = new ImageDefaults(image.Id, new ImageStore(root).RootfsPath(image), image.Config.Cmd,
-            image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir);
+        var images = new ImageStore(root);
+        if (image.Config.StopSignal is { } stopSignal) Signals.Parse(stopSignal); // Docker refuses an invalid one at create
+        var lowers = images.LowerDirs(image);
+        var defaults = new ImageDefaults(image.Id, lowers[0], image.Config.Cmd,
+            image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir,
+            lowers.Count > 1 || images.LayerDiffIds(image) is not null ? lowers : null, image.Config.User, image.Config.StopSignal);
         var config = ContainerConfigFactory.Create(request, defaults, Environment.GetEnvironmentVariable);
         MiniDocker.Runtime.Cgroups.ResourceLimits.CheckAvailable(config.Resources);
 

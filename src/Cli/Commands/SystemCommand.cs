@@ -9,7 +9,7 @@ namespace MiniDocker.Cli.Commands;
 public static class SystemCommand
 {
     /// <summary>What minidocker makes directly under a state root; `system reset` removes these and nothing else.</summary>
-    private static readonly string[] StateEntries = ["containers", "networks", "images", "trash", "config"];
+    private static readonly string[] StateEntries = ["containers", "networks", "images", "trash", "config", "daemon.json"];
 
     public static Command Create()
     {

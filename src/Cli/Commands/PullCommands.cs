@@ -1,0 +1,240 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MiniDocker.Cli.Templates;
+using MiniDocker.Images;
+using MiniDocker.Images.Registry;
+
+namespace MiniDocker.Cli.Commands;
+
+/// <summary>`pull`, `tag`, `history`, `image pull|inspect|history|tag|prune`, and run's pull of a missing image.</summary>
+public static class PullCommands
+{
+    public static IEnumerable<Command> Create() => [CreatePull("pull"), CreateTag("tag"), CreateHistory("history")];
+
+    public static IEnumerable<Command> ImageSubcommands() =>
+        [CreatePull("pull"), CreateTag("tag"), CreateHistory("history"), CreateInspect(), CreatePrune()];
+
+    private static Command CreatePull(string verb)
+    {
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Suppress verbose output" };
+        var reference = new Argument<string>("NAME[:TAG|@DIGEST]");
+        var command = new Command(verb, "Download an image from a registry") { quiet, reference };
+        command.SetAction(p =>
+        {
+            var image = Pull(p, p.GetValue(reference)!, p.GetValue(quiet) ? TextWriter.Null : Console.Out);
+            if (p.GetValue(quiet))
+                Console.WriteLine(DistributionReference.Parse(p.GetValue(reference)!).Familiar);
+            return image is null ? 1 : 0;
+        });
+        return command;
+    }
+
+    /// <summary>Pulls <paramref name="reference"/> into the root's store, reporting to <paramref name="output"/>.</summary>
+    public static ImageRecord Pull(ParseResult p, string reference, TextWriter output)
+    {
+        string root = Globals.StateRoot(p);
+        var store = new ImageStore(root);
+        var terminal = output == Console.Out && !Console.IsOutputRedirected;
+        var progress = terminal ? (IPullProgress)new TerminalProgress(output) : new LineProgress(output);
+        return new Puller(store, RegistryConfig.Load(root), progress).Pull(reference);
+    }
+
+    /// <summary>Docker's run: a reference not found locally is pulled first, announced on stderr.</summary>
+    public static ImageRecord ResolveOrPull(ParseResult p, string reference)
+    {
+        var store = new ImageStore(Globals.StateRoot(p));
+        if (store.TryResolve(reference) is { } local)
+            return local;
+        // An ID prefix or a malformed name is not something a registry could have; nor a registry the policy forbids
+        // (one line, no "Unable to find" first: nothing is attempted).
+        var parsed = DistributionReference.Parse(reference);
+        if (!RegistryConfig.Load(Globals.StateRoot(p)).IsAllowed(parsed.Domain))
+            throw new ImageException($"image '{reference}' not found locally, and registry {parsed.Domain} is not in allowed-registries (daemon.json)");
+        Console.Error.WriteLine($"Unable to find image '{DistributionReference.Parse(reference).Familiar}' locally");
+        Pull(p, reference, Console.Error);
+        return store.Resolve(reference);
+    }
+
+    private static Command CreateTag(string verb)
+    {
+        var source = new Argument<string>("SOURCE_IMAGE[:TAG]");
+        var target = new Argument<string>("TARGET_IMAGE[:TAG]");
+        var command = new Command(verb, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE") { source, target };
+        command.SetAction(p =>
+        {
+            new ImageStore(Globals.StateRoot(p)).Tag(p.GetValue(source)!, p.GetValue(target)!);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateHistory(string verb)
+    {
+        var noTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
+        var image = new Argument<string>("IMAGE");
+        var command = new Command(verb, "Show the history of an image") { noTrunc, image };
+        command.SetAction(p =>
+        {
+            var store = new ImageStore(Globals.StateRoot(p));
+            var record = store.Resolve(p.GetValue(image)!);
+            var history = store.RegistryConfigOf(record)?.History ?? [];
+            Console.WriteLine($"{"IMAGE",-14}{"CREATED",-16}{"CREATED BY",-48}{"SIZE",-8}COMMENT");
+            var now = DateTimeOffset.UtcNow;
+            var first = true;
+            foreach (var entry in Enumerable.Reverse(history))
+            {
+                var id = first ? record.ShortId : "<missing>";
+                first = false;
+                var by = (entry.CreatedBy ?? "").ReplaceLineEndings(" ");
+                if (!p.GetValue(noTrunc) && by.Length > 45) by = by[..44] + "…";
+                var created = entry.Created is { } c ? Runtime.Lifecycle.Humanize(now - c) + " ago" : "N/A";
+                Console.WriteLine($"{id,-14}{created,-16}{by,-48}{(entry.EmptyLayer ? "0B" : "-"),-8}{entry.Comment}");
+            }
+            if (history.Count == 0)
+                Console.WriteLine($"{record.ShortId,-14}{Runtime.Lifecycle.Humanize(now - record.Created) + " ago",-16}{"(imported)",-48}{ImageCommands.HumanSize(record.Size),-8}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateInspect()
+    {
+        var format = new Option<string?>("--format", "-f") { Description = "Format output using a Go template" };
+        var images = new Argument<string[]>("IMAGE") { Arity = ArgumentArity.OneOrMore };
+        var command = new Command("inspect", "Display detailed information on one or more images") { format, images };
+        command.SetAction(p =>
+        {
+            var store = new ImageStore(Globals.StateRoot(p));
+            var all = store.List();
+            var found = new List<JsonNode>();
+            foreach (var reference in p.GetValue(images)!)
+            {
+                var image = store.Resolve(reference);
+                found.Add(Describe(store, image, all));
+            }
+            return FormatOutput.Inspect(p.GetValue(format), found);
+        });
+        return command;
+    }
+
+    private static JsonObject Describe(ImageStore store, ImageRecord image, IReadOnlyList<ImageRecord> all)
+    {
+        var registry = store.RegistryConfigOf(image);
+        var c = image.Config;
+        var config = new JsonObject
+        {
+            ["User"] = c.User ?? "",
+            ["ExposedPorts"] = c.ExposedPorts.Length == 0 ? null : new JsonObject(c.ExposedPorts.Select(e => KeyValuePair.Create(e, (JsonNode?)new JsonObject()))),
+            ["Env"] = new JsonArray(c.Env.Select(e => (JsonNode?)e).ToArray()),
+            ["Cmd"] = c.Cmd.Length == 0 ? null : new JsonArray(c.Cmd.Select(e => (JsonNode?)e).ToArray()),
+            ["Entrypoint"] = c.Entrypoint.Length == 0 ? null : new JsonArray(c.Entrypoint.Select(e => (JsonNode?)e).ToArray()),
+            ["WorkingDir"] = c.WorkingDir ?? "",
+            ["Labels"] = c.Labels is null ? null : new JsonObject(c.Labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))),
+            ["StopSignal"] = c.StopSignal,
+        };
+        var diffIds = store.LayerDiffIds(image);
+        return new JsonObject
+        {
+            ["Id"] = $"sha256:{image.Id}",
+            ["RepoTags"] = new JsonArray(all.Where(r => r.Id == image.Id && r.Repository != ImageRecord.None)
+                .Select(r => (JsonNode?)$"{r.Repository}:{r.Tag}").ToArray()),
+            ["RepoDigests"] = new JsonArray(image.RepoDigests.Select(d => (JsonNode?)d).ToArray()),
+            ["Created"] = (registry?.Created ?? image.Created).ToString("O"),
+            ["Author"] = registry?.Author ?? "",
+            ["Config"] = config,
+            ["Architecture"] = registry?.Architecture ?? PlatformMatcher.Host().Architecture,
+            ["Variant"] = registry?.Variant,
+            ["Os"] = registry?.Os ?? "linux",
+            ["Size"] = image.Size,
+            ["RootFS"] = new JsonObject
+            {
+                ["Type"] = "layers",
+                ["Layers"] = new JsonArray((diffIds ?? [$"sha256:{image.Id}"]).Select(d => (JsonNode?)d).ToArray()),
+            },
+        };
+    }
+
+    private static Command CreatePrune()
+    {
+        var all = new Option<bool>("--all", "-a") { Description = "Remove all unused images, not just dangling ones" };
+        var force = new Option<bool>("--force", "-f") { Description = "Do not prompt for confirmation" };
+        var command = new Command("prune", "Remove unused images") { all, force };
+        command.SetAction(p =>
+        {
+            var store = new ImageStore(Globals.StateRoot(p));
+            var users = ImageCommands.Users(p);
+            var (untagged, deleted) = store.Prune(p.GetValue(all), users);
+            if (untagged.Count + deleted.Count > 0)
+                Console.WriteLine("Deleted Images:");
+            foreach (var tag in untagged) Console.WriteLine($"untagged: {tag}");
+            foreach (var id in deleted) Console.WriteLine($"deleted: sha256:{id}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Without a terminal: one line per layer state change, as Docker prints to a pipe (no byte counts).</summary>
+    private sealed class LineProgress(TextWriter output) : IPullProgress
+    {
+        private readonly object _lock = new();
+
+        public void Status(string line)
+        {
+            lock (_lock) output.WriteLine(line);
+        }
+
+        public void Layer(string shortId, string status, long current, long total)
+        {
+            if (status is "Downloading" or "Extracting" or "Verifying Checksum")
+                return;
+            lock (_lock) output.WriteLine($"{shortId}: {status}");
+        }
+    }
+
+    /// <summary>On a terminal: one line per layer, rewritten in place with ANSI cursor moves (Docker's layout).</summary>
+    private sealed class TerminalProgress(TextWriter output) : IPullProgress
+    {
+        private readonly object _lock = new();
+        private readonly List<string> _order = [];
+        private readonly Dictionary<string, string> _lines = [];
+        private long _lastDraw;
+
+        public void Status(string line)
+        {
+            lock (_lock) output.WriteLine(line);
+        }
+
+        public void Layer(string shortId, string status, long current, long total)
+        {
+            lock (_lock)
+            {
+                var text = status == "Downloading" && total > 0
+                    ? $"{shortId}: Downloading [{Bar(current, total)}] {ImageCommands.HumanSize(current)}/{ImageCommands.HumanSize(total)}"
+                    : $"{shortId}: {status}";
+                var known = _lines.ContainsKey(shortId);
+                _lines[shortId] = text;
+                if (!known)
+                {
+                    _order.Add(shortId);
+                    output.WriteLine(text);
+                    return;
+                }
+                // Redraw at most every 100 ms while bytes arrive; every state change at once.
+                var now = Environment.TickCount64;
+                if (status == "Downloading" && now - _lastDraw < 100)
+                    return;
+                _lastDraw = now;
+                var up = _order.Count - _order.IndexOf(shortId);
+                output.Write($"\x1b[{up}A\r\x1b[2K{text}\x1b[{up}B\r");
+                output.Flush();
+            }
+        }
+
+        private static string Bar(long current, long total)
+        {
+            const int width = 40;
+            var filled = (int)Math.Clamp(current * width / Math.Max(1, total), 0, width);
+            return new string('=', Math.Max(0, filled - 1)) + (filled > 0 ? ">" : "") + new string(' ', width - filled);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using MiniDocker.Linux;
+
+namespace MiniDocker.Images.Layers;
+
+/// <summary>
+/// Image layers, each stored once by its diff id and shared by every image that has it:
+/// <c>images/layers/&lt;diffid&gt;/diff/</c> (the extracted layer, an overlay lowerdir, whiteouts in overlay's form),
+/// <c>layer.json</c>, and a short link <c>images/l/&lt;26 chars&gt; -&gt; ../layers/&lt;diffid&gt;/diff</c> as in Docker's
+/// overlay2: a container's mount names its lowers by these links, relative to <c>images/l</c>, so a page of mount
+/// options holds about 140 layers instead of about 50 with full paths.
+/// </summary>
+/// <remarks>
+/// A layer is added under its own lock (<c>layers/.locks/&lt;diffid&gt;</c>), so concurrent pulls fetch it once: the
+/// second finds it stored. Download goes to <c>images/blobs/&lt;digest&gt;.partial</c>, which a later pull resumes after
+/// re-hashing it; extraction goes to <c>layers/.tmp-PID-*</c>, renamed into place only once the diff id matched.
+/// Pulls hold <c>layers/.gc.lock</c> shared until their image is recorded; garbage collection takes it exclusively
+/// (and skips when a pull runs), so it never deletes a layer a pull is about to name.
+/// </remarks>
+public sealed partial class LayerStore
+{
+    private const string TempPrefix = ".tmp-";
+    private readonly string _imagesDir;
+
+    public LayerStore(string imagesDir) => _imagesDir = imagesDir;
+
+    private string LayersDir => Path.Combine(_imagesDir, "layers");
+    private string LinksDir => Path.Combine(_imagesDir, "l");
+    public string BlobsDir => Path.Combine(_imagesDir, "blobs");
+
+    private string LayerDir(string diffId) => Path.Combine(LayersDir, Hex(diffId));
+
+    public static string Hex(string digest) =>
+        digest.StartsWith("sha256:", StringComparison.Ordinal) && DigestHex().IsMatch(digest[7..]) ? digest[7..]
+        : throw new ImageException($"invalid layer digest '{Display.Name(digest)}'");
+
+    public bool Has(string diffId) => File.Exists(Path.Combine(LayerDir(diffId), "layer.json"));
+
+    public LayerInfo Info(string diffId) =>
+        JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(LayerDir(diffId), "layer.json")), LayerJson.Default.LayerInfo)
+        ?? throw new ImageException($"layer {diffId}: layer.json is empty");
+
+    /// <summary>The path a container's overlay names this layer by (the short link), recreated if a crash lost it.</summary>
+    public string LowerDir(string diffId)
+    {
+        var info = Info(diffId);
+        var link = Path.Combine(LinksDir, info.Link);
+        if (!Path.Exists(link))
+        {
+            Directory.CreateDirectory(LinksDir);
+            File.CreateSymbolicLink(link, Path.Combine("..", "layers", Hex(diffId), "diff"));
+        }
+        return link;
+    }
+
+    /// <summary>Shared while a pull runs: GC must not delete layers a pull is about to name.</summary>
+    public FileLock PinForPull()
+    {
+        Directory.CreateDirectory(LayersDir);
+        return FileLock.Acquire(Path.Combine(LayersDir, ".gc.lock"), shared: true);
+    }
+
+    /// <summary>The lock that makes concurrent pulls fetch and extract a layer once.</summary>
+    public FileLock LockLayer(string diffId) => FileLock.Acquire(Path.Combine(LayersDir, ".locks", Hex(diffId)));
+
+    /// <summary>
+    /// Extracts the verified blob <paramref name="blobFile"/> (plain, gzip or zstd tar) as layer
+    /// <paramref name="diffId"/>, checking the uncompressed stream's digest; nothing stays if anything fails.
+    /// The caller holds <see cref="LockLayer"/>.
+    /// </summary>
+    public void Add(string blobFile, string blobDigest, string diffId)
+    {
+        var hex = Hex(diffId);
+        Directory.CreateDirectory(LayersDir);
+        SweepLeftovers();
+        var tempName = $"{TempPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var temp = Path.Combine(LayersDir, tempName);
+        Directory.CreateDirectory(temp, StateRoot.PrivateMode);
+        try
+        {
+            ExtractResult extracted;
+            TarCompression compression;
+            string actual;
+            using (var tar = TarDecompressor.Open(blobFile, out compression))
+            using (var hashing = new DigestingStream(tar))
+            {
+                try
+                {
+                    extracted = SafeTarExtractor.Extract(hashing, Path.Combine(temp, "diff"), overlayWhiteouts: true);
+                    hashing.CopyTo(Stream.Null); // the diff id covers the whole stream, padding included
+                }
+                catch (ImageException e)
+                {
+                    throw new ImageException($"layer {blobDigest}: {e.Message}", e);
+                }
+                actual = "sha256:" + hashing.HexDigest();
+            }
+            if (actual != diffId)
+                throw new ImageException($"layer {blobDigest}: its content has diff id {actual}, the image config says {diffId}; nothing was stored");
+            using (var dir = Fd.OpenDirectory(temp))
+                Libc.Check(Libc.syncfs(dir.Value), "syncfs", temp);
+            var info = new LayerInfo
+            {
+                DiffId = diffId,
+                BlobDigest = blobDigest,
+                Compression = compression,
+                Size = DiskUsage.Of(Path.Combine(temp, "diff")),
+                Link = NewLinkName(),
+                Created = DateTimeOffset.UtcNow,
+                Extracted = extracted,
+            };
+            File.WriteAllBytes(Path.Combine(temp, "layer.json"), JsonSerializer.SerializeToUtf8Bytes(info, LayerJson.Default.LayerInfo));
+            if (Directory.Exists(LayerDir(diffId)))
+                FileTree.Remove(LayersDir, hex); // a leftover without layer.json (a crash between rename and write cannot happen, but a hand edit can)
+            Directory.Move(temp, LayerDir(diffId));
+            using (var dir = Fd.OpenDirectory(LayersDir))
+                dir.Fsync();
+            LowerDir(diffId);
+        }
+        finally
+        {
+            if (Directory.Exists(temp))
+                RemoveQuietly(LayersDir, tempName);
+        }
+    }
+
+    /// <summary>Deletes layers no image names; skipped while a pull runs. Returns the diff ids deleted.</summary>
+    public IReadOnlyList<string> RemoveUnreferenced(IReadOnlySet<string> referencedDiffIds)
+    {
+        if (!Directory.Exists(LayersDir))
+            return [];
+        using var gc = FileLock.TryAcquire(Path.Combine(LayersDir, ".gc.lock"));
+        if (gc is null)
+            return [];
+        SweepLeftovers();
+        var deleted = new List<string>();
+        foreach (var hex in Directory.EnumerateDirectories(LayersDir).Select(Path.GetFileName).OfType<string>()
+                     .Where(n => DigestHex().IsMatch(n)).ToList())
+        {
+            var diffId = "sha256:" + hex;
+            if (referencedDiffIds.Contains(diffId))
+                continue;
+            if (Has(diffId) && Info(diffId).Link is { Length: > 0 } link)
+                File.Delete(Path.Combine(LinksDir, link));
+            var trash = $".trash-{hex}-{Guid.NewGuid():N}";
+            Directory.Move(LayerDir(diffId), Path.Combine(LayersDir, trash));
+            RemoveQuietly(LayersDir, trash);
+            deleted.Add(diffId);
+        }
+        // Downloads that no pull will resume (the next pull of the image starts them over).
+        if (Directory.Exists(BlobsDir))
+            foreach (var partial in Directory.EnumerateFiles(BlobsDir))
+                File.Delete(partial);
+        return deleted;
+    }
+
+    private void SweepLeftovers()
+    {
+        foreach (var path in Directory.EnumerateFileSystemEntries(LayersDir))
+        {
+            var name = Path.GetFileName(path);
+            var match = TempNamePattern().Match(name);
+            if (name.StartsWith(".trash-", StringComparison.Ordinal) || (match.Success && !Directory.Exists($"/proc/{match.Groups[1].Value}")))
+                RemoveQuietly(LayersDir, name);
+        }
+    }
+
+    private static void RemoveQuietly(string parent, string name)
+    {
+        try
+        {
+            FileTree.Remove(parent, name);
+        }
+        catch (Exception e) when (e is ImageException or IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>26 characters from A-Z0-9 as Docker's overlay2 uses: short, and unguessable is not needed (0700 store).</summary>
+    private static string NewLinkName() =>
+        string.Concat(RandomNumberGenerator.GetItems<char>("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 26));
+
+    [GeneratedRegex("^[a-f0-9]{64}$")]
+    private static partial Regex DigestHex();
+
+    [GeneratedRegex(@"^\.tmp-(\d+)-")]
+    private static partial Regex TempNamePattern();
+
+    private sealed class DigestingStream(Stream inner) : ReadOnlyStream(inner)
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public override int Read(Span<byte> buffer)
+        {
+            var n = Inner.Read(buffer);
+            _hash.AppendData(buffer[..n]);
+            return n;
+        }
+
+        public string HexDigest() => Convert.ToHexStringLower(_hash.GetHashAndReset());
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                _hash.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary><c>layers/&lt;diffid&gt;/layer.json</c>.</summary>
+public sealed class LayerInfo
+{
+    public required string DiffId { get; set; }
+    public required string BlobDigest { get; set; }
+    public required TarCompression Compression { get; set; }
+    public required long Size { get; set; }
+    public required string Link { get; set; }
+    public required DateTimeOffset Created { get; set; }
+    public required ExtractResult Extracted { get; set; }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(LayerInfo))]
+internal sealed partial class LayerJson : JsonSerializerContext;

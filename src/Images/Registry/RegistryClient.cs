@@ -1,0 +1,368 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+
+namespace MiniDocker.Images.Registry;
+
+/// <summary>
+/// One registry (and, for Docker Hub, its mirrors) spoken to over the OCI distribution API: manifests and blobs by
+/// digest, every byte verified against the digest that named it, anonymous bearer tokens, retries with backoff.
+/// </summary>
+public sealed class RegistryClient : IDisposable
+{
+    private const long MaxManifestBytes = 4 << 20;
+    private const long MaxConfigBytes = 8 << 20;
+    private readonly HttpClient _http;
+    private readonly RegistryConfig _config;
+    private readonly string _repository;
+    private readonly List<Uri> _endpoints = [];
+    private readonly Dictionary<Uri, string> _tokens = [];
+    private readonly object _tokenLock = new();
+
+    public RegistryClient(RegistryConfig config, DistributionReference reference)
+    {
+        _config = config;
+        _repository = reference.Path;
+        var host = reference.Domain;
+        if (host == DistributionReference.DockerHub)
+        {
+            // Docker applies mirrors to Docker Hub only; the hub itself is the last resort.
+            foreach (var mirror in config.RegistryMirrors)
+                _endpoints.Add(new Uri(mirror.TrimEnd('/') + "/"));
+            host = "registry-1.docker.io";
+        }
+        _endpoints.Add(new Uri($"{(config.IsInsecure(reference.Domain) ? "http" : "https")}://{host}/"));
+
+        var extraRoots = LoadCertificates(config.CertsDir, reference.Domain);
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(Math.Max(1, config.TimeoutSeconds)),
+            AutomaticDecompression = DecompressionMethods.None,
+            AllowAutoRedirect = true, // blob GETs redirect to storage (S3, CDN)
+            MaxConnectionsPerServer = 8,
+        };
+        if (extraRoots.Count > 0)
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                errors == SslPolicyErrors.None || TrustedByExtraRoots(certificate, errors, extraRoots);
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("minidocker/1.0");
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>The system's CAs plus <c>CERTS/HOST/*.crt</c>, as Docker adds them to its pool.</summary>
+    private static X509Certificate2Collection LoadCertificates(string certsDir, string host)
+    {
+        var roots = new X509Certificate2Collection();
+        var dir = Path.Combine(certsDir, host);
+        if (!Directory.Exists(dir))
+            return roots;
+        foreach (var file in Directory.EnumerateFiles(dir, "*.crt"))
+            roots.ImportFromPemFile(file);
+        return roots;
+    }
+
+    private static bool TrustedByExtraRoots(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2Collection roots)
+    {
+        // A name mismatch or a missing certificate is never excused: only the chain may end in an extra root.
+        if (certificate is null || errors != SslPolicyErrors.RemoteCertificateChainErrors)
+            return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(new X509Certificate2(certificate));
+    }
+
+    /// <summary>The manifest (or index) that <paramref name="reference"/> (a tag or digest) names, with its digest.</summary>
+    public async Task<(byte[] Body, ManifestDocument Manifest, string Digest)> GetManifest(string reference)
+    {
+        var body = await Fetch($"v2/{_repository}/manifests/{reference}", MediaTypes.Accepted, MaxManifestBytes, "manifest");
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
+        if (reference.StartsWith("sha256:", StringComparison.Ordinal) && reference != digest)
+            throw new ImageException($"manifest {reference}: digest mismatch (the registry sent content with digest {digest})");
+        ManifestDocument manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize(body, RegistryJson.Default.ManifestDocument)
+                       ?? throw new ImageException($"manifest {reference} is empty");
+        }
+        catch (JsonException e)
+        {
+            throw new ImageException($"manifest {reference} is not valid JSON: {e.Message}", e);
+        }
+        if (manifest.SchemaVersion != 2)
+            throw new ImageException($"manifest {reference}: schema version {manifest.SchemaVersion} is not supported (only 2)");
+        return (body, manifest, digest);
+    }
+
+    /// <summary>A small blob (the image config), read whole and verified.</summary>
+    public async Task<byte[]> GetSmallBlob(Descriptor blob)
+    {
+        RequireDigest(blob.Digest);
+        if (blob.Size > MaxConfigBytes)
+            throw new ImageException($"blob {blob.Digest}: {blob.Size} bytes is too large for an image config");
+        var body = await Fetch($"v2/{_repository}/blobs/{blob.Digest}", [], MaxConfigBytes, "blob");
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
+        if (digest != blob.Digest)
+            throw new ImageException($"blob {blob.Digest}: digest mismatch (received content with digest {digest})");
+        return body;
+    }
+
+    /// <summary>
+    /// Downloads a blob into <paramref name="partial"/>, resuming what a cut download left there (re-hashed first,
+    /// so it is verified like the rest), and checks size and digest. A mismatch deletes the file.
+    /// </summary>
+    public async Task DownloadBlob(Descriptor blob, string partial, Action<long> progress)
+    {
+        RequireDigest(blob.Digest);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await DownloadOnce(blob, partial, progress);
+                return;
+            }
+            catch (Exception e) when (IsTransient(e) && attempt < _config.Attempts)
+            {
+                await Task.Delay(Backoff(attempt));
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                throw new ImageException($"blob {blob.Digest}: {Describe(e)}", e);
+            }
+        }
+    }
+
+    private async Task DownloadOnce(Descriptor blob, string partial, Action<long> progress)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await using var file = new FileStream(partial, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1 << 16,
+            FileOptions.Asynchronous);
+        var have = file.Length;
+        if (have > blob.Size)
+        {
+            file.SetLength(0);
+            have = 0;
+        }
+        var buffer = new byte[1 << 16];
+        int n;
+        while ((n = await file.ReadAsync(buffer)) > 0)
+            hash.AppendData(buffer, 0, n);
+        progress(have);
+
+        if (have < blob.Size || blob.Size == 0)
+        {
+            using var response = await Send($"v2/{_repository}/blobs/{blob.Digest}", [], have > 0 ? have : null, "blob");
+            if (response.StatusCode != HttpStatusCode.PartialContent && have > 0)
+            {
+                // The registry ignored the range: start over.
+                file.SetLength(0);
+                hash.GetHashAndReset();
+                have = 0;
+            }
+            await using var body = await response.Content.ReadAsStreamAsync();
+            while ((n = await ReadWithTimeout(body, buffer)) > 0)
+            {
+                if (have + n > blob.Size)
+                {
+                    file.SetLength(0);
+                    throw new ImageException($"blob {blob.Digest}: the registry sent more than the {blob.Size} bytes the manifest declares");
+                }
+                await file.WriteAsync(buffer.AsMemory(0, n));
+                hash.AppendData(buffer, 0, n);
+                have += n;
+                progress(have);
+            }
+            await file.FlushAsync();
+        }
+        if (have != blob.Size)
+            throw new TruncatedException($"got {have} of {blob.Size} bytes");
+        var digest = "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (digest != blob.Digest)
+        {
+            file.SetLength(0);
+            throw new ImageException($"blob {blob.Digest}: digest mismatch (received content with digest {digest}); nothing was stored");
+        }
+        file.Flush(flushToDisk: true);
+    }
+
+    private sealed class TruncatedException(string message) : IOException(message);
+
+    private async Task<int> ReadWithTimeout(Stream body, byte[] buffer)
+    {
+        using var idle = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
+        try
+        {
+            return await body.ReadAsync(buffer, idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no data from the registry for {_config.TimeoutSeconds}s");
+        }
+    }
+
+    private static void RequireDigest(string digest)
+    {
+        if (!DistributionReference.DigestPattern().IsMatch(digest))
+            throw new ImageException($"unsupported or invalid digest '{Display.Name(digest)}' (expected sha256:<64 hex digits>)");
+    }
+
+    private async Task<byte[]> Fetch(string path, string[] accept, long limit, string what)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var response = await Send(path, accept, null, what);
+                if (response.Content.Headers.ContentLength > limit)
+                    throw new ImageException($"{what} {path}: larger than {limit} bytes");
+                await using var body = await response.Content.ReadAsStreamAsync();
+                using var memory = new MemoryStream();
+                var buffer = new byte[1 << 16];
+                int n;
+                while ((n = await ReadWithTimeout(body, buffer)) > 0)
+                {
+                    if (memory.Length + n > limit)
+                        throw new ImageException($"{what} {path}: larger than {limit} bytes");
+                    memory.Write(buffer, 0, n);
+                }
+                return memory.ToArray();
+            }
+            catch (Exception e) when (IsTransient(e) && attempt < _config.Attempts)
+            {
+                await Task.Delay(Backoff(attempt));
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                throw new ImageException($"{what} {path}: {Describe(e)}", e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One GET with the endpoints in order (mirrors first): a 401 with a Bearer challenge fetches an anonymous token
+    /// for this repository's pull scope and retries once. Non-success statuses become one-line errors.
+    /// </summary>
+    private async Task<HttpResponseMessage> Send(string path, string[] accept, long? rangeFrom, string what)
+    {
+        Exception? last = null;
+        foreach (var endpoint in _endpoints)
+        {
+            var isLast = endpoint == _endpoints[^1];
+            try
+            {
+                var response = await SendTo(endpoint, path, accept, rangeFrom);
+                if (response.IsSuccessStatusCode)
+                    return response;
+                var status = (int)response.StatusCode;
+                response.Dispose();
+                if (!isLast)
+                    continue; // a mirror without it: ask the next, as Docker does
+                if (status is >= 500 or 429)
+                    throw new HttpRequestException($"{what}: the registry answered {status}", null, response.StatusCode);
+                throw new ImageException(status switch
+                {
+                    404 => $"{what} {Tail(path)}: not found in {endpoint.Authority}/{_repository}",
+                    401 or 403 => $"{what} {Tail(path)}: access denied by {endpoint.Authority} (is the repository private? `login` is not supported yet)",
+                    _ => $"{what} {Tail(path)}: the registry {endpoint.Authority} answered {status}",
+                });
+            }
+            catch (Exception e) when (!isLast && e is not ImageException)
+            {
+                last = e;
+            }
+        }
+        throw last ?? new ImageException($"{what} {path}: no registry endpoint");
+    }
+
+    private static string Tail(string path) => path[(path.LastIndexOf('/') + 1)..];
+
+    private async Task<HttpResponseMessage> SendTo(Uri endpoint, string path, string[] accept, long? rangeFrom)
+    {
+        string? token;
+        lock (_tokenLock)
+            token = _tokens.GetValueOrDefault(endpoint);
+        var response = await SendOnce(endpoint, path, accept, rangeFrom, token);
+        if (response.StatusCode != HttpStatusCode.Unauthorized)
+            return response;
+        var challenge = response.Headers.WwwAuthenticate.Select(h => AuthChallenge.Parse(h.ToString()))
+            .FirstOrDefault(c => c is not null && c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase));
+        if (challenge?.Realm is null)
+            return response;
+        response.Dispose();
+        token = await FetchToken(challenge, $"repository:{_repository}:pull");
+        lock (_tokenLock)
+            _tokens[endpoint] = token;
+        return await SendOnce(endpoint, path, accept, rangeFrom, token);
+    }
+
+    private async Task<HttpResponseMessage> SendOnce(Uri endpoint, string path, string[] accept, long? rangeFrom, string? token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, path));
+        foreach (var type in accept)
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+        if (rangeFrom is { } from)
+            request.Headers.Range = new RangeHeaderValue(from, null);
+        if (token is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var headers = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
+        try
+        {
+            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
+        }
+        catch (OperationCanceledException) when (headers.IsCancellationRequested)
+        {
+            throw new TimeoutException($"no answer from {endpoint.Authority} within {_config.TimeoutSeconds}s");
+        }
+    }
+
+    /// <summary>Docker Hub's anonymous token flow: GET realm?service=S&amp;scope=repository:NAME:pull.</summary>
+    private async Task<string> FetchToken(AuthChallenge challenge, string scope)
+    {
+        var query = new List<string>();
+        if (challenge.Service is { } service)
+            query.Add("service=" + Uri.EscapeDataString(service));
+        query.Add("scope=" + Uri.EscapeDataString(scope));
+        var realm = challenge.Realm!;
+        if (!Uri.TryCreate(realm, UriKind.Absolute, out var realmUri) || realmUri.Scheme is not ("https" or "http"))
+            throw new ImageException($"the registry's token realm '{Display.Name(realm)}' is not an http(s) URL");
+        if (realmUri.Scheme == "http" && !_config.IsInsecure(realmUri.Authority))
+            throw new ImageException($"refusing to fetch a token over plain HTTP from {realmUri.Authority} (not an insecure registry)");
+        var url = realm + (realm.Contains('?') ? "&" : "?") + string.Join('&', query);
+        using var headers = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
+        using var response = await _http.GetAsync(url, headers.Token);
+        if (!response.IsSuccessStatusCode)
+            throw new ImageException($"token from {realmUri.Authority}: answered {(int)response.StatusCode}");
+        var body = await response.Content.ReadAsByteArrayAsync(headers.Token);
+        try
+        {
+            var parsed = JsonSerializer.Deserialize(body, RegistryJson.Default.TokenResponse);
+            return parsed?.Token ?? parsed?.AccessToken ?? throw new ImageException($"token from {realmUri.Authority}: no token in the answer");
+        }
+        catch (JsonException e)
+        {
+            throw new ImageException($"token from {realmUri.Authority}: not JSON: {e.Message}", e);
+        }
+    }
+
+    private static bool IsTransient(Exception e) => e switch
+    {
+        ImageException => false,
+        HttpRequestException h => h.StatusCode is null or >= HttpStatusCode.InternalServerError or HttpStatusCode.TooManyRequests,
+        TimeoutException or IOException => true,
+        _ => false,
+    };
+
+    private static string Describe(Exception e) => e switch
+    {
+        TimeoutException => e.Message,
+        HttpRequestException { InnerException: { } inner } => $"{e.Message} ({inner.Message})",
+        _ => e.Message,
+    };
+
+    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(250 * (1 << Math.Min(attempt, 6)));
+}
