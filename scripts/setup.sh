@@ -15,7 +15,8 @@ export DEBIAN_FRONTEND=noninteractive
 # headers for uapi-constants.sh are then wanted but not required (other_arch, below).
 # libseccomp2 compiles the default seccomp filter from golang-github-containers-common's /usr/share/containers/seccomp.json.
 packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev
-  shellcheck libseccomp2 golang-github-containers-common)
+  shellcheck libseccomp2 golang-github-containers-common
+  aardvark-dns)
 other_arch=()
 case $(dpkg --print-architecture) in
   amd64) packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static) ;;

@@ -33,11 +33,15 @@ public sealed class MiniDocker : IDisposable
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
 
     private readonly string? _firewall;
+    private readonly string? _launcher;
 
     /// <param name="firewall">the backend every command of this root uses (MINIDOCKER_FIREWALL), or detection.</param>
-    public MiniDocker(bool importBusybox = true, string? firewall = null)
+    /// <param name="launcher">a program run instead of the binary, given the binary's path first (e.g. a wrapper
+    /// that gives the runtime its own mount namespace).</param>
+    public MiniDocker(bool importBusybox = true, string? firewall = null, string? launcher = null)
     {
         _firewall = firewall;
+        _launcher = launcher;
         Directory.CreateDirectory(Root);
         if (importBusybox)
         {
@@ -68,7 +72,7 @@ public sealed class MiniDocker : IDisposable
 
     public Process Start(bool redirectStdin, params string[] args)
     {
-        var psi = new ProcessStartInfo(Binary)
+        var psi = new ProcessStartInfo(_launcher ?? Binary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -76,6 +80,7 @@ public sealed class MiniDocker : IDisposable
             StandardOutputEncoding = Encoding.UTF8,
         };
         if (_firewall is not null) psi.Environment["MINIDOCKER_FIREWALL"] = _firewall;
+        if (_launcher is not null) psi.ArgumentList.Add(Binary);
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(Root);
         foreach (var a in args) psi.ArgumentList.Add(a);
