@@ -22,7 +22,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     private AardvarkDns? _dns;
 
     /// <summary>This root's name server (aardvark-dns): its configuration and process.</summary>
-    public AardvarkDns Dns => _dns ??= new AardvarkDns(_scope);
+    public AardvarkDns Dns => _dns ??= new AardvarkDns(_scope, Path.Combine(stateRoot, "networks", ".dns.lock"));
 
     public IFirewall Firewall => firewall;
     public IReadOnlyList<NetworkRecord> List() => _store.List();

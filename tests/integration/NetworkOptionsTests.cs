@@ -141,7 +141,6 @@ public abstract class NetworkOptionsTests : IDisposable
     [Fact]
     public void Two_networks_at_run_and_live_connect_disconnect()
     {
-        var vethsBefore = HostVeths().ToHashSet();
         Ok(Md("network", "create", "--subnet", Subnet(0), Net('a')));
         Ok(Md("network", "create", "--subnet", Subnet(1), Net('b')));
         Ok(Md("network", "create", "--subnet", Subnet(2), Net('c')));
@@ -184,11 +183,15 @@ public abstract class NetworkOptionsTests : IDisposable
         var both = JsonDocument.Parse(Md("inspect", "two" + _sfx).Stdout).RootElement[0].GetProperty("NetworkSettings").GetProperty("Networks");
         Assert.True(both.TryGetProperty(Net('a'), out _) && both.TryGetProperty(Net('b'), out _));
 
-        // rm leaves nothing: no veth, no endpoint, no address.
+        // rm leaves nothing: no veth (of ours: other tests make theirs meanwhile), no endpoint, no address.
+        var ours = new[] { "two", "cl", "wb", "wc" }.SelectMany(c =>
+            JsonDocument.Parse(Md("inspect", c + _sfx).Stdout).RootElement[0].GetProperty("NetworkSettings").GetProperty("Networks")
+                .EnumerateObject().Where(n => n.Value.TryGetProperty("HostVeth", out _)).Select(n => n.Value.GetProperty("HostVeth").GetString()!)).ToList();
+        Assert.Equal(4, ours.Count); // two: a and b; wb, wc: one each; cl: none left after its disconnects
         Ok(Md("rm", "-f", "two" + _sfx, "cl" + _sfx, "wb" + _sfx, "wc" + _sfx));
         var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (HostVeths().Any(v => !vethsBefore.Contains(v)) && DateTime.UtcNow < deadline) Thread.Sleep(20);
-        Assert.Empty(HostVeths().Where(v => !vethsBefore.Contains(v)));
+        while (HostVeths().Intersect(ours).Any() && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Empty(HostVeths().Intersect(ours));
         foreach (char n in "abc")
         {
             string endpoints = Path.Combine(_md.Root, "networks", "endpoints", Net(n));

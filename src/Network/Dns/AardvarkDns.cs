@@ -23,11 +23,12 @@ public sealed class AardvarkDns
     private readonly string _lockPath;
     private readonly string _logPath;
 
-    public AardvarkDns(string scope)
+    /// <param name="lockPath">serialises this root's syncs: in its state root, so nothing of it stays in /run.</param>
+    public AardvarkDns(string scope, string lockPath)
     {
         string name = scope.Length == 0 ? "default" : scope;
         ConfigDirectory = Path.Combine(RunDirectory, name);
-        _lockPath = Path.Combine(RunDirectory, name + ".lock");
+        _lockPath = lockPath;
         _logPath = Path.Combine(RunDirectory, name + ".log");
     }
 
@@ -49,6 +50,7 @@ public sealed class AardvarkDns
         string? binary = Binary;
         if (binary is null) return;
         StateRoot.PrivateDirectory(RunDirectory);
+        StateRoot.PrivateDirectory(Path.GetDirectoryName(_lockPath)!);
         using var _ = FileLock.Acquire(_lockPath);
         StateRoot.PrivateDirectory(ConfigDirectory);
         bool changed = false;
@@ -76,10 +78,29 @@ public sealed class AardvarkDns
         {
             if (pid is int running) Stop(running);
             try { Directory.Delete(ConfigDirectory, recursive: true); } catch (IOException) { /* recreated meanwhile? next sync */ }
+            File.Delete(_logPath);
             return;
         }
-        if (pid is null) Start(binary, wanted.Keys.Select(n => networks.First(r => r.Name == n).Gateway).ToList());
-        else if (changed) Libc.kill(pid.Value, Libc.SIGHUP);
+        var gateways = wanted.Keys.Select(n => networks.First(r => r.Name == n).Gateway).ToList();
+        if (pid is null) Start(binary, gateways);
+        else if (changed)
+        {
+            Libc.kill(pid.Value, Libc.SIGHUP);
+            // A network new to the server is listened on after the reload: wait for it as for a start.
+            WaitListening(gateways, TimeSpan.FromSeconds(2));
+        }
+    }
+
+    private bool WaitListening(IReadOnlyList<IPAddress> gateways, TimeSpan patience)
+    {
+        var deadline = DateTime.UtcNow + patience;
+        while (true)
+        {
+            var listening = UdpListeners();
+            if (RunningPid() is not null && gateways.All(listening.Contains)) return true;
+            if (DateTime.UtcNow > deadline) return false;
+            Thread.Sleep(5);
+        }
     }
 
     /// <summary>Each DNS network's file content, for the networks that have containers.</summary>
@@ -149,14 +170,7 @@ public sealed class AardvarkDns
             }
         }
         // Ready means listening on every gateway: a container's first query must not meet a closed port.
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (true)
-        {
-            var listening = UdpListeners();
-            if (RunningPid() is not null && gateways.All(g => listening.Contains(g))) return;
-            if (DateTime.UtcNow > deadline) break;
-            Thread.Sleep(10);
-        }
+        if (WaitListening(gateways, TimeSpan.FromSeconds(5))) return;
         string log = File.Exists(_logPath) ? File.ReadLines(_logPath).Where(l => !l.StartsWith("failed to connect to syslog", StringComparison.Ordinal)).LastOrDefault() ?? "" : "";
         throw new NetworkException($"aardvark-dns did not start listening on {string.Join(", ", gateways)} port 53" +
             (log.Length > 0 ? $": {log}" : $" (log: {_logPath})"));
