@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 # libseccomp2 compiles the default seccomp filter from golang-github-containers-common's /usr/share/containers/seccomp.json.
 packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev
   shellcheck libseccomp2 golang-github-containers-common tini
-  docker-registry skopeo attr)
+  docker-registry skopeo attr aardvark-dns)
 other_arch=()
 case $(dpkg --print-architecture) in
   amd64) packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static) ;;

@@ -45,6 +45,14 @@ public static class NetworkSettings
                 ["Gateway"] = network.Gateway.ToString(),
                 ["MacAddress"] = e.MAC,
                 ["HostVeth"] = e.HostVeth,
+                ["NetworkID"] = network.Name,
+                ["Interface"] = e.ContainerIfName,
+                ["Aliases"] = new JsonArray((e.Aliases ?? []).Select(a => (JsonNode?)a).ToArray()),
+                // Docker 25+: every name it resolves by on this network (none on the default one).
+                ["DNSNames"] = network.HasDns
+                    ? new JsonArray(new[] { e.Name }.Concat(e.Aliases ?? []).Append(e.ContainerId[..Math.Min(12, e.ContainerId.Length)])
+                        .OfType<string>().Distinct().Select(a => (JsonNode?)a).ToArray())
+                    : null,
             };
             foreach (var m in e.Ports)
             {

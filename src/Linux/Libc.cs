@@ -37,7 +37,7 @@ public static unsafe partial class Libc
         S_IFBLK = (int)(uint)LibC.S_IFBLK;
     public static readonly long UTIME_OMIT = LibC.UTIME_OMIT;
     public static readonly int SIGKILL = LibC.SIGKILL, SIGTERM = LibC.SIGTERM, SIGINT = LibC.SIGINT,
-        SIGWINCH = LibC.SIGWINCH, SIGSTOP = LibC.SIGSTOP, SIG_SETMASK = LibC.SIG_SETMASK;
+        SIGWINCH = LibC.SIGWINCH, SIGSTOP = LibC.SIGSTOP, SIG_SETMASK = LibC.SIG_SETMASK, SIGHUP = LibC.SIGHUP;
     public static readonly int ESRCH = LibC.ESRCH, EINTR = LibC.EINTR, EWOULDBLOCK = LibC.EWOULDBLOCK,
         ENOENT = LibC.ENOENT, ENOTDIR = LibC.ENOTDIR, ENOTEMPTY = LibC.ENOTEMPTY, ELOOP = LibC.ELOOP,
         EISDIR = LibC.EISDIR;

@@ -19,6 +19,10 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     private readonly Ipam _ipam = new(stateRoot);
     private readonly RootRegistry _roots = roots ?? new RootRegistry();
     private readonly string _scope = NetworkStore.ScopeOf(stateRoot);
+    private AardvarkDns? _dns;
+
+    /// <summary>This root's name server (aardvark-dns): its configuration and process.</summary>
+    public AardvarkDns Dns => _dns ??= new AardvarkDns(_scope, Path.Combine(stateRoot, "networks", ".dns.lock"));
 
     public IFirewall Firewall => firewall;
     public IReadOnlyList<NetworkRecord> List() => _store.List();
@@ -35,12 +39,13 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// `network create`: the record, then the bridge (tagged as ours, with a fixed MAC), then its rules. A failure
     /// undoes exactly what this call made and nothing else: an interface that was there before is never touched.
     /// </summary>
-    public NetworkRecord Create(string name, string subnet, string? gateway, string driver, IReadOnlyDictionary<string, string> options)
+    public NetworkRecord Create(string name, string subnet, string? gateway, string driver, IReadOnlyDictionary<string, string> options,
+        NetworkSpec? spec = null)
     {
         // The root's network lock, held from the record to the rules: a concurrent reconcile, which removes rules and
         // bridges of this root that no record names, sees either none of this network or all of it.
         using var _ = LockRules();
-        var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options);
+        var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options, spec);
         RealiseNew(record, checkBridgeNameFree: true);
         return record;
     }
@@ -123,6 +128,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         BridgeDriver.DeleteOwnedBridge(record.Bridge, Tag(record));
         FailPoint.Check("rm-bridge");
         _store.Remove(record.Name);
+        SyncDnsQuietly();
         if (_store.List().Count == 0)
         {
             firewall.RemoveIfUnused();
@@ -136,9 +142,17 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// published ports. Host ports are checked (taken by another container or bound by a host process) before the
     /// container starts. On failure everything is released by the same code as <see cref="Disconnect"/>.
     /// </summary>
-    public Attachment Connect(string containerId, string networkName, string netnsPath, string? requestedIp, IReadOnlyList<string> publish)
+    /// <param name="containerName">the name it resolves by on a user network (with its short id and aliases).</param>
+    /// <param name="containerIfName">its interface inside: eth0 for the first network; null picks the first free ethN.</param>
+    /// <param name="defaultRoute">route the container's outbound traffic via this network (its first one).</param>
+    public Attachment Connect(string containerId, string networkName, string netnsPath, string? requestedIp, IReadOnlyList<string> publish,
+        string? containerName = null, IReadOnlyList<string>? aliases = null, string? containerIfName = "eth0", bool defaultRoute = true)
     {
         var requested = PortSpec.ParseAll(publish);
+        aliases ??= [];
+        if (aliases.Count > 0 && networkName == NetworkStore.DefaultNetworkName)
+            throw new NetworkException("network-scoped alias is supported only for containers in user defined networks");
+        foreach (string alias in aliases) NetworkOptions.ValidateDnsName(alias, "network alias");
         IPAddress? ip = null;
         if (requestedIp is not null && networkName == NetworkStore.DefaultNetworkName)
             throw new NetworkException("user specified IP address is supported on user defined networks only");
@@ -147,6 +161,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         var network = networkName == NetworkStore.DefaultNetworkName ? EnsureDefault() : _store.Get(networkName);
         if (_store.IsRemoving(network.Name)) throw new NetworkException($"network {network.Name} is being removed");
         if (!BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
+        // As Docker: an internal network publishes nothing (`run -p` is accepted and ignored; `run` warns).
+        if (network.Internal) requested = [];
+        containerIfName ??= NextInterfaceName(containerId);
 
         IPAddress? address = null;
         bool addressIsNew = false, vethMade = false;
@@ -164,10 +181,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     : new PortAllocator().Assign(requested, _store.Endpoints(null).SelectMany(e => e.Ports).ToList());
                 FailPoint.Check("ipam");
                 // Allocate hands a container back the address it holds already: that one is not this call's to free.
-                address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip, out addressIsNew);
+                address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip, out addressIsNew, network.IpRange);
                 // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
-                endpoint = _store.Attach(network.Name, containerId, address, ports);
-                BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0); // undoes its own veth on failure
+                endpoint = _store.Attach(network.Name, containerId, address, ports, containerIfName,
+                    string.IsNullOrEmpty(containerName) ? null : containerName, aliases);
+                BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0, defaultRoute); // undoes its own veth on failure
                 vethMade = true;
                 if (ports.Count > 0)
                 {
@@ -180,6 +198,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     catch (NetworkException) { SyncFirewallLocked(); }
                 }
             }
+            // Resolvable once the run goes on: the file is written and the server (re)loaded before the program starts.
+            if (network.HasDns) SyncDns();
             return new Attachment(network, endpoint);
         }
         catch
@@ -211,6 +231,48 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             _ipam.Release(network.Name, containerId);
     }
 
+    /// <summary>`network disconnect`: one network's endpoint of a container, its interface vanishing from the running
+    /// container (deleting the host end deletes the pair).</summary>
+    public void DisconnectFrom(string containerId, string networkName)
+    {
+        var network = _store.Get(networkName);
+        var endpoint = _store.Endpoints(network.Name).FirstOrDefault(e => e.ContainerId == containerId)
+            ?? throw new NetworkException($"container {containerId[..Math.Min(12, containerId.Length)]} is not connected to network {network.Name}");
+        Release(network.Name, containerId, endpoint, deleteVeth: true);
+    }
+
+    /// <summary>`network prune`: every user network no container is attached to; returns their names.</summary>
+    public IReadOnlyList<string> Prune()
+    {
+        var removed = new List<string>();
+        foreach (var n in _store.List().Where(n => n.Name != NetworkStore.DefaultNetworkName))
+        {
+            if (_store.Endpoints(n.Name).Count > 0) continue;
+            try { Remove(n.Name); removed.Add(n.Name); }
+            catch (NetworkException) { /* a container joined meanwhile: in use, so kept */ }
+        }
+        return removed;
+    }
+
+    /// <summary>eth1, eth2...: the first name none of the container's endpoints has.</summary>
+    private string NextInterfaceName(string containerId)
+    {
+        var used = _store.Endpoints(null).Where(e => e.ContainerId == containerId).Select(e => e.ContainerIfName).ToHashSet(StringComparer.Ordinal);
+        for (int i = 0; ; i++)
+            if (!used.Contains($"eth{i}")) return $"eth{i}";
+    }
+
+    /// <summary>The name server's configuration and process brought in line with the records (see AardvarkDns.Sync).</summary>
+    public void SyncDns() => Dns.Sync(_store.List(), _store.Endpoints(null));
+
+    /// <summary>In teardown: a name server that cannot be reloaded must not stop the cleanup; the next reconcile
+    /// (or the next container's attach) syncs again.</summary>
+    private void SyncDnsQuietly()
+    {
+        try { SyncDns(); }
+        catch (Exception e) when (e is NetworkException or IOException or UnauthorizedAccessException or MiniDockerException) { }
+    }
+
     /// <summary>
     /// One endpoint's teardown, shared by a failed Connect, Disconnect and the sweep. The record goes first: a
     /// concurrent reconcile restores rules only for recorded endpoints, so it can never bring back the rules being
@@ -228,6 +290,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         }
         if (endpoint is not null && deleteVeth) BridgeDriver.Detach(endpoint.HostVeth, BridgeOf(network));
         _ipam.Release(network, containerId);
+        if (network != NetworkStore.DefaultNetworkName) SyncDnsQuietly();
     }
 
     public void LoopbackOnly(string netnsPath) => BridgeDriver.LoopbackOnly(netnsPath);
@@ -267,6 +330,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             SyncFirewallLocked();
             RemoveStrayBridges();
         }
+        // A name server that crashed is restarted, one no network needs any more stopped.
+        SyncDns();
         if (refused.Count > 0)
             throw new NetworkException(refused[0] + (refused.Count > 1 ? $" (and {refused.Count - 1} more)" : ""));
     }
@@ -290,6 +355,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             RemoveStrayBridges();
             firewall.RemoveIfUnused();
         }
+        SyncDns(); // no network left: the server stops and its configuration goes
     }
 
     /// <summary>Drops this root from the host-wide registry of roots; once its state is gone nothing may name it.</summary>
@@ -385,7 +451,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
 
     private FileLock LockRules() => FileLock.Acquire(Path.Combine(stateRoot, "networks", ".rules.lock"));
 
-    private static NetworkRules Rules(NetworkRecord r) => new(r.Name, r.Bridge, r.Subnet);
+    private static NetworkRules Rules(NetworkRecord r) => new(r.Name, r.Bridge, r.Subnet, r.Internal);
 
     private string Tag(NetworkRecord r) => HostTags.Network(_scope, r.Name);
 

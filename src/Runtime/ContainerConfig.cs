@@ -29,6 +29,8 @@ public sealed class ContainerConfig
     public string NetworkMode { get; set; } = "none";
     public string? RequestedIp { get; set; }
     public List<string> Publish { get; set; } = new();
+    /// <summary>More networks, aliases, DNS and /etc/hosts entries; null in a config written before they existed.</summary>
+    public ContainerNetworkOptions? NetworkOptions { get; set; }
     public RestartPolicy RestartPolicy { get; set; } = new();
     /// <summary>`--device`s: made in the container's /dev and allowed by its device cgroup.</summary>
     public List<Cgroups.DeviceMapping> Devices { get; set; } = new();

@@ -19,6 +19,8 @@ public sealed record RunRequest
     public string NetworkMode { get; init; } = "none";
     public string? Ip { get; init; }
     public List<string> Publish { get; init; } = new();
+    /// <summary>More networks, `--network-alias`, `--dns*`, `--add-host`.</summary>
+    public ContainerNetworkOptions? NetworkOptions { get; init; }
     /// <summary>`--restart`: no, on-failure[:N] or always.</summary>
     public string? Restart { get; init; }
     public List<string> CapAdd { get; init; } = new();
@@ -104,6 +106,7 @@ public static partial class ContainerConfigFactory
             NetworkMode = request.NetworkMode,
             RequestedIp = request.Ip,
             Publish = request.Publish,
+            NetworkOptions = request.NetworkOptions,
             RestartPolicy = restart,
             Devices = request.Devices.Select(Cgroups.DeviceNumbers.Parse).ToList(),
             Security = security,

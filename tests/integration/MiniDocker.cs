@@ -34,12 +34,17 @@ public sealed class MiniDocker : IDisposable
 
     private readonly string? _firewall;
     private readonly IReadOnlyDictionary<string, string> _environment;
+    private readonly string? _launcher;
 
     /// <param name="firewall">the backend every command of this root uses (MINIDOCKER_FIREWALL), or detection.</param>
+    /// <param name="launcher">a program run instead of the binary, given the binary's path first (e.g. a wrapper
+    /// that gives the runtime its own mount namespace).</param>
     /// <param name="environment">variables set for every command of this root.</param>
-    public MiniDocker(bool importBusybox = true, string? firewall = null, IReadOnlyDictionary<string, string>? environment = null)
+    public MiniDocker(bool importBusybox = true, string? firewall = null, string? launcher = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         _firewall = firewall;
+        _launcher = launcher;
         _environment = environment ?? new Dictionary<string, string>();
         Directory.CreateDirectory(Root);
         // A test must never reach Docker Hub: `run` of a missing image pulls, so only loopback registries are allowed.
@@ -73,7 +78,7 @@ public sealed class MiniDocker : IDisposable
 
     public Process Start(bool redirectStdin, params string[] args)
     {
-        var psi = new ProcessStartInfo(Binary)
+        var psi = new ProcessStartInfo(_launcher ?? Binary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -82,6 +87,7 @@ public sealed class MiniDocker : IDisposable
         };
         if (_firewall is not null) psi.Environment["MINIDOCKER_FIREWALL"] = _firewall;
         foreach (var (name, value) in _environment) psi.Environment[name] = value;
+        if (_launcher is not null) psi.ArgumentList.Add(Binary);
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(Root);
         foreach (var a in args) psi.ArgumentList.Add(a);

@@ -21,9 +21,13 @@ public static class NetworkVerbs
         var driver = new Option<string>("--driver", "-d") { Description = "Driver (bridge)", DefaultValueFactory = _ => "bridge" };
         var subnet = new Option<string>("--subnet") { Description = "Subnet in CIDR form, e.g. 10.20.0.0/24", Required = true };
         var gateway = new Option<string?>("--gateway") { Description = "Gateway address (default: the first address of the subnet)" };
-        var opts = new Option<string[]>("--opt", "-o") { Description = "Driver option, e.g. bridge-name=br0" };
+        var opts = new Option<string[]>("--opt", "-o")
+        { Description = "Driver option: bridge-name=NAME (com.docker.network.bridge.name), mtu=N (com.docker.network.driver.mtu)" };
+        var @internal = new Option<bool>("--internal") { Description = "No outbound route or NAT, no published ports" };
+        var ipRange = new Option<string?>("--ip-range") { Description = "Allocate container addresses from this sub-range (CIDR)" };
+        var labels = new Option<string[]>("--label") { Description = "Set metadata on the network (K=V)" };
         var name = new Argument<string>("NAME");
-        var create = new Command("create", "Create a network") { driver, subnet, gateway, opts, name };
+        var create = new Command("create", "Create a network") { driver, subnet, gateway, opts, @internal, ipRange, labels, name };
         create.SetAction(p =>
         {
             var options = new Dictionary<string, string>();
@@ -33,23 +37,32 @@ public static class NetworkVerbs
                 if (kv.Length != 2) throw new NetworkException($"invalid option '{o}': use KEY=VALUE");
                 options[kv[0]] = kv[1];
             }
-            var record = Globals.Networks(p).Create(p.GetValue(name)!, p.GetValue(subnet)!, p.GetValue(gateway), p.GetValue(driver)!, options);
+            var labelMap = new Dictionary<string, string>();
+            foreach (var l in p.GetValue(labels) ?? [])
+            {
+                var kv = l.Split('=', 2);
+                labelMap[kv[0]] = kv.Length == 2 ? kv[1] : "";
+            }
+            var spec = new NetworkSpec(p.GetValue(@internal), p.GetValue(ipRange), labelMap);
+            var record = Globals.Networks(p).Create(p.GetValue(name)!, p.GetValue(subnet)!, p.GetValue(gateway), p.GetValue(driver)!, options, spec);
             Console.WriteLine(record.Name);
             return 0;
         });
 
         var lsFormat = new Option<string?>("--format") { Description = "Format output: table, json, table TEMPLATE or a Go TEMPLATE" };
-        var ls = new Command("list", "List networks") { lsFormat };
+        var lsFilter = new Option<string[]>("--filter", "-f") { Description = "Filter: label=K[=V], name=NAME, driver=D" };
+        var ls = new Command("list", "List networks") { lsFormat, lsFilter };
         ls.Aliases.Add("ls");
         ls.SetAction(p =>
         {
             // Lists what exists: the default network appears once a container has joined it (listing makes nothing).
             var manager = Globals.Networks(p);
             var endpoints = manager.Endpoints();
-            var rows = manager.List().Select(n => new JsonObject
+            var filters = (p.GetValue(lsFilter) ?? []).Select(NetworkFilters.Parse).ToList();
+            var rows = manager.List().Where(n => filters.All(f => f(n))).Select(n => new JsonObject
             {
                 ["ID"] = n.Name, ["Name"] = n.Name, ["Driver"] = n.Driver, ["Scope"] = "local", ["IPv6"] = "false",
-                ["Internal"] = "false", ["Labels"] = "", ["CreatedAt"] = n.Created, ["Subnet"] = n.Subnet.ToString(),
+                ["Internal"] = n.Internal ? "true" : "false", ["Labels"] = NetworkFilters.LabelText(n), ["CreatedAt"] = n.Created, ["Subnet"] = n.Subnet.ToString(),
                 ["Gateway"] = n.Gateway.ToString(), ["Bridge"] = n.Bridge,
                 ["Containers"] = endpoints.Count(e => e.Network == n.Name).ToString(),
             }).ToList();
@@ -78,8 +91,14 @@ public static class NetworkVerbs
                 w.WriteString("Subnet", record.Subnet.ToString());
                 w.WriteString("Gateway", record.Gateway.ToString());
                 w.WriteString("Bridge", record.Bridge);
+                w.WriteBoolean("Internal", record.Internal);
+                if (record.IpRange is { } range) w.WriteString("IPRange", range.ToString());
+                if (record.Mtu != 0) w.WriteNumber("MTU", record.Mtu);
                 w.WriteStartObject("Options");
                 foreach (var (k, v) in record.Options) w.WriteString(k, v);
+                w.WriteEndObject();
+                w.WriteStartObject("Labels");
+                foreach (var (k, v) in record.Labels ?? new Dictionary<string, string>()) w.WriteString(k, v);
                 w.WriteEndObject();
                 w.WriteStartObject("Containers");
                 foreach (var e in manager.Endpoints(record.Name))
@@ -90,6 +109,9 @@ public static class NetworkVerbs
                     w.WriteString("ContainerInterface", e.ContainerIfName);
                     w.WriteString("IPv4Address", $"{e.IP}/{record.Subnet.Prefix}");
                     w.WriteString("MacAddress", e.MAC);
+                    w.WriteStartArray("Aliases");
+                    foreach (var alias in e.Aliases ?? []) w.WriteStringValue(alias);
+                    w.WriteEndArray();
                     w.WriteStartArray("Ports");
                     foreach (var port in e.Ports) w.WriteStringValue(port.ToString());
                     w.WriteEndArray();
@@ -137,7 +159,9 @@ public static class NetworkVerbs
             return 0;
         });
 
-        return new Command("network", "Manage networks") { create, ls, inspect, rm, reconcile };
+        var network = new Command("network", "Manage networks") { create, ls, inspect, rm, reconcile };
+        foreach (var verb in NetworkConnectVerbs.Create()) network.Subcommands.Add(verb);
+        return network;
     }
 
     private static Command CreatePort()

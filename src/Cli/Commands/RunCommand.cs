@@ -17,8 +17,8 @@ public static class RunCommand
     private static readonly Option<string[]> EnvFile = new("--env-file") { Description = "Read in a file of environment variables" };
     private static readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
     private static readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the image's ENTRYPOINT" };
-    private static readonly Option<string?> Network = new("--network", "--net", "-net")
-    { Description = "Connect to a network: a network name, \"bridge\" (default), \"none\" or \"host\"" };
+    private static readonly Option<string[]> Network = new("--network", "--net", "-net")
+    { Description = "Connect to a network: a network name, \"bridge\" (default), \"none\" or \"host\"; repeat for more networks" };
     private static readonly Option<string?> Ip = new("--ip") { Description = "IPv4 address on the network" };
     private static readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a port: [IP:][HOST:]CTR[/PROTO]" };
     private static readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish every port the image exposes on a free host port" };
@@ -41,6 +41,7 @@ public static class RunCommand
     private static readonly Option<string[]> Tmpfs = new("--tmpfs") { Description = "Mount a tmpfs directory: /PATH[:OPTIONS]" };
     private static readonly Option<bool> ReadOnly = new("--read-only") { Description = "Mount the container's root filesystem as read only" };
     private static readonly Option<bool> Init = new("--init") { Description = "Run an init (tini) inside the container that forwards signals and reaps processes" };
+    private static readonly RunNetworkOptions NetOptions = new();
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
 
@@ -53,6 +54,7 @@ public static class RunCommand
             Image, CommandArgs,
         };
         foreach (var option in Resources.All) command.Options.Add(option);
+        NetOptions.AddTo(command);
         // Docker also accepts the bundles -it and -ti; System.CommandLine bundles boolean short options by itself.
         command.SetAction(Handle);
         return command;
@@ -69,7 +71,7 @@ public static class RunCommand
     {
         string root = Globals.StateRoot(p);
         var image = PullCommands.ResolveOrPull(p, p.GetValue(Image)!);
-        string networkMode = p.GetValue(Network) ?? "bridge";
+        var (networkMode, networkOptions) = NetOptions.Read(p, p.GetValue(Network) ?? []);
         // Checked here, not only in the network hook: a detached run's hook runs in the monitor, whose stderr is
         // /dev/null, and the host-mode warning must reach the user.
         var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip),
@@ -90,7 +92,8 @@ public static class RunCommand
             AutoRemove = p.GetValue(Remove),
             NetworkMode = networkMode,
             Ip = p.GetValue(Ip),
-            Publish = publish.ToList(),
+            Publish = RunNetworkOptions.PublishOn(p, networkMode, publish).ToList(),
+            NetworkOptions = networkOptions,
             Restart = p.GetValue(Restart),
             CapAdd = (p.GetValue(CapAdd) ?? []).ToList(),
             CapDrop = (p.GetValue(CapDrop) ?? []).ToList(),

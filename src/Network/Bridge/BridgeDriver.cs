@@ -46,6 +46,8 @@ internal static class BridgeDriver
             try { nl.AddAddress(network.Bridge, network.Gateway, network.Subnet.Prefix); }
             catch (NetlinkException e) when (e.Errno == EEXIST) { /* a concurrent first use added it */ }
         }
+        // -o mtu: set on the bridge explicitly (the kernel then no longer lowers it to its smallest port's).
+        if (network.Mtu != 0 && link.Mtu != network.Mtu) nl.SetMtu(network.Bridge, network.Mtu);
         if (!link.IsUp) nl.SetUp(network.Bridge);
         // Outbound NAT needs forwarding; published ports on 127.0.0.1 need route_localnet on the bridge, because the
         // DNAT'ed packet keeps its loopback source on its way out of the bridge (see the firewall's MASQUERADE rule).
@@ -94,7 +96,9 @@ internal static class BridgeDriver
     /// tens of milliseconds). Inside: the address, lo and eth0 up, the default route via the gateway. On failure the
     /// pair is deleted (deleting one end deletes both, wherever the other end is).
     /// </summary>
-    public static void Attach(NetworkRecord network, EndpointRecord endpoint, string netnsPath, bool hairpin)
+    /// <param name="defaultRoute">the container's default route goes via this network: its first one, unless
+    /// internal (which has no way out).</param>
+    public static void Attach(NetworkRecord network, EndpointRecord endpoint, string netnsPath, bool hairpin, bool defaultRoute = true)
     {
         using var nl = RtNetlink.Open();
         FailPoint.Check("veth");
@@ -104,14 +108,16 @@ internal static class BridgeDriver
         {
             // A container reaching its own published port through the host comes back out of the same bridge port.
             if (hairpin) nl.SetHairpin(endpoint.HostVeth, true);
+            if (network.Mtu != 0) nl.SetMtu(endpoint.HostVeth, network.Mtu);
             RtNetlink.InNamespace(netnsPath, inside =>
             {
                 FailPoint.Check("container-link");
+                if (network.Mtu != 0) inside.SetMtu(endpoint.ContainerIfName, network.Mtu);
                 inside.AddAddress(endpoint.ContainerIfName, endpoint.IP, network.Subnet.Prefix);
                 inside.SetUp("lo");
                 inside.SetUp(endpoint.ContainerIfName);
                 FailPoint.Check("route");
-                inside.AddRoute(IPAddress.Any, 0, network.Gateway, endpoint.ContainerIfName);
+                if (defaultRoute && !network.Internal) inside.AddRoute(IPAddress.Any, 0, network.Gateway, endpoint.ContainerIfName);
             });
         }
         catch

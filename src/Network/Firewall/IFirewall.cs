@@ -2,8 +2,9 @@ using System.Net;
 
 namespace MiniDocker.Network;
 
-/// <summary>What the firewall needs to know about a network: its bridge and subnet.</summary>
-public sealed record NetworkRules(string Network, string Bridge, Subnet Subnet);
+/// <summary>What the firewall needs to know about a network: its bridge and subnet, and whether it is internal (no
+/// traffic in or out of the bridge: no NAT, no forwarding to or from other interfaces).</summary>
+public sealed record NetworkRules(string Network, string Bridge, Subnet Subnet, bool Internal = false);
 
 /// <summary>A container's published ports on one network. Every mapping must have its host port chosen already.</summary>
 public sealed record ContainerPorts(

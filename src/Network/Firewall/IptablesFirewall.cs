@@ -54,6 +54,16 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     {
         string comment = Comment(tag);
         string br = n.Bridge;
+        if (n.Internal)
+        {
+            // As Docker's internal networks: drops first (the isolation chain runs before any accept of ours), in
+            // both directions, and no NAT; only container to container on the bridge passes.
+            yield return new DesiredRule(Filter, Isolation1Chain, tag, $"-i {br} ! -o {br} {comment} -j DROP");
+            yield return new DesiredRule(Filter, Isolation1Chain, tag, $"! -i {br} -o {br} {comment} -j DROP");
+            yield return new DesiredRule(Filter, ForwardChain, tag, $"-i {br} -o {br} {comment} -j ACCEPT");
+            yield return new DesiredRule(Raw, "PREROUTING", tag, $"-d 127.0.0.0/8 -i {br} {comment} -j DROP", First: true);
+            yield break;
+        }
         yield return new DesiredRule(Nat, PostroutingChain, tag, $"-s {n.Subnet} ! -o {br} {comment} -j MASQUERADE");
         // Published ports work for connections from the host itself, 127.0.0.1:HOSTPORT included, without a
         // userland proxy process per port: the bridge gets route_localnet=1 so a packet from 127.0.0.1 may be

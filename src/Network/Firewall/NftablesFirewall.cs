@@ -62,6 +62,15 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     {
         string comment = Comment(tag);
         string br = $"\"{n.Bridge}\"";
+        if (n.Internal)
+        {
+            // See the iptables backend: drops both ways before any accept, no NAT.
+            yield return new DesiredRule(Table, Isolation1Chain, tag, $"iifname {br} oifname != {br} drop {comment}");
+            yield return new DesiredRule(Table, Isolation1Chain, tag, $"iifname != {br} oifname {br} drop {comment}");
+            yield return new DesiredRule(Table, ForwardChain, tag, $"iifname {br} oifname {br} accept {comment}");
+            yield return new DesiredRule(Table, RawPreroutingChain, tag, $"iifname {br} ip daddr 127.0.0.0/8 drop {comment}", First: true);
+            yield break;
+        }
         yield return new DesiredRule(Table, PostroutingChain, tag, $"ip saddr {n.Subnet} oifname != {br} masquerade {comment}");
         yield return new DesiredRule(Table, PostroutingChain, tag, $"oifname {br} fib saddr type local masquerade {comment}");
         yield return new DesiredRule(Table, ForwardChain, tag, $"oifname {br} ct state established,related accept {comment}");

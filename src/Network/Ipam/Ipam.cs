@@ -28,7 +28,10 @@ public sealed class Ipam
 
     /// <inheritdoc cref="Allocate(string, Subnet, IPAddress, string, IPAddress?)"/>
     /// <param name="isNew">false when <paramref name="owner"/> already held the address: an undo must not free it.</param>
-    public IPAddress Allocate(string network, Subnet subnet, IPAddress gateway, string owner, IPAddress? requested, out bool isNew)
+    /// <param name="range">`--ip-range`: automatic addresses come from it only (a requested one may lie anywhere in
+    /// the subnet, as Docker).</param>
+    public IPAddress Allocate(string network, Subnet subnet, IPAddress gateway, string owner, IPAddress? requested, out bool isNew,
+        Subnet? range = null)
     {
         isNew = false;
         NameRules.ValidateNetworkName(network);
@@ -62,7 +65,7 @@ public sealed class Ipam
         }
         else
         {
-            long offset = NextFree(network, state);
+            long offset = NextFree(network, state, range);
             state.LastOffset = offset;
             address = subnet.AddressAt(offset);
         }
@@ -133,11 +136,16 @@ public sealed class Ipam
             throw new NetworkException($"address {requested} is the gateway of network {network}");
     }
 
-    private static long NextFree(string network, IpamState state)
+    private static long NextFree(string network, IpamState state, Subnet? range)
     {
         Subnet subnet = state.Subnet;
         long firstHost = 1;
         long lastHost = subnet.Size - 2;
+        if (range is { } r)
+        {
+            firstHost = Math.Max(firstHost, subnet.OffsetOf(r.Network));
+            lastHost = Math.Min(lastHost, subnet.OffsetOf(r.Broadcast));
+        }
         long gatewayOffset = subnet.OffsetOf(state.Gateway);
         var taken = new HashSet<long>(state.Allocations.Count);
         foreach (string address in state.Allocations.Keys)
@@ -151,7 +159,7 @@ public sealed class Ipam
             if (offset != gatewayOffset && !taken.Contains(offset))
                 return offset;
         }
-        throw new NetworkException($"no free address in network {network} ({subnet})");
+        throw new NetworkException($"no free address in network {network} ({range?.ToString() ?? subnet.ToString()})");
     }
 
     /// <summary>Loads the state, or null when the network has none yet. A subnet mismatch means stale state.</summary>

@@ -10,14 +10,25 @@ public sealed record NetworkRecord(
     IPAddress Gateway,
     string Bridge,
     DateTimeOffset Created,
-    IReadOnlyDictionary<string, string> Options);
+    IReadOnlyDictionary<string, string> Options,
+    bool Internal = false,
+    Subnet? IpRange = null,
+    IReadOnlyDictionary<string, string>? Labels = null,
+    int Mtu = 0)
+{
+    /// <summary>Whether containers on it resolve each other by name (aardvark-dns): every network but the default
+    /// one, as Docker.</summary>
+    public bool HasDns => Name != NetworkStore.DefaultNetworkName;
+}
 
 /// <summary>
 /// One container's attachment to one network, persisted in
 /// &lt;stateRoot&gt;/networks/endpoints/&lt;Network&gt;/&lt;ContainerId&gt;.json.
 /// </summary>
 /// <param name="HostVeth">Host end of the veth pair, unique among all endpoints (see <see cref="InterfaceNames"/>).</param>
-/// <param name="ContainerIfName">Final name inside the container, "eth0".</param>
+/// <param name="ContainerIfName">Name inside the container: eth0 for its first network, eth1... for the others.</param>
+/// <param name="Name">The container's name when it joined, for name resolution.</param>
+/// <param name="Aliases">`--network-alias`/`--alias` names it also resolves by on this network.</param>
 /// <param name="MAC">Derived from <paramref name="IP"/> like Docker, e.g. 02:42:0a:14:00:02.</param>
 public sealed record EndpointRecord(
     string ContainerId,
@@ -26,4 +37,6 @@ public sealed record EndpointRecord(
     string ContainerIfName,
     IPAddress IP,
     string MAC,
-    IReadOnlyList<PortMapping> Ports);
+    IReadOnlyList<PortMapping> Ports,
+    string? Name = null,
+    IReadOnlyList<string>? Aliases = null);

@@ -67,7 +67,8 @@ public sealed class NetworkStore
         string? gateway,
         IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes,
         string driver = BridgeDriver,
-        IReadOnlyDictionary<string, string>? options = null)
+        IReadOnlyDictionary<string, string>? options = null,
+        NetworkSpec? spec = null)
     {
         NameRules.ValidateNetworkName(name);
         if (name == DefaultNetworkName)
@@ -78,14 +79,13 @@ public sealed class NetworkStore
         if (driver != BridgeDriver)
             throw new NetworkException($"unknown network driver '{driver}': only '{BridgeDriver}' is supported");
         options ??= new Dictionary<string, string>();
-        foreach (string key in options.Keys)
-        {
-            if (key != BridgeNameOption)
-                throw new NetworkException($"unknown network option '{key}': only '{BridgeNameOption}' is supported");
-        }
+        spec ??= new NetworkSpec();
+        var parsed = NetworkOptions.Parse(options);
         Subnet parsedSubnet = ParseNetworkSubnet(subnet);
         IPAddress parsedGateway = ParseGateway(gateway, parsedSubnet);
-        string? requestedBridge = options.GetValueOrDefault(BridgeNameOption);
+        Subnet? ipRange = NetworkOptions.ParseIpRange(spec.IpRange, parsedSubnet);
+        NetworkOptions.ValidateLabels(spec.Labels);
+        string? requestedBridge = parsed.BridgeName;
         if (requestedBridge is not null)
         {
             if (!InterfaceNames.IsValid(requestedBridge))
@@ -97,7 +97,8 @@ public sealed class NetworkStore
 
         using FileLock _ = LockStore();
         return CreateLocked(name, parsedSubnet, parsedGateway, requestedBridge, hostRoutes,
-            new Dictionary<string, string>(options));
+            new Dictionary<string, string>(options),
+            r => r with { Internal = spec.Internal, IpRange = ipRange, Labels = spec.Labels is { Count: > 0 } l ? l : null, Mtu = parsed.Mtu });
     }
 
     /// <summary>
@@ -212,7 +213,8 @@ public sealed class NetworkStore
     /// Records that <paramref name="containerId"/> is attached to <paramref name="network"/> with address
     /// <paramref name="ip"/> (allocated by <see cref="Ipam"/>), choosing a host veth name no other endpoint uses.
     /// </summary>
-    public EndpointRecord Attach(string network, string containerId, IPAddress ip, IReadOnlyList<PortMapping> ports)
+    public EndpointRecord Attach(string network, string containerId, IPAddress ip, IReadOnlyList<PortMapping> ports,
+        string containerIfName = "eth0", string? name = null, IReadOnlyList<string>? aliases = null)
     {
         NameRules.ValidateContainerId(containerId);
         using FileLock _ = LockStore();
@@ -230,7 +232,8 @@ public sealed class NetworkStore
         for (int attempt = 1; usedVeths.Contains(hostVeth); attempt++)
             hostVeth = InterfaceNames.HostVeth(containerId, network, attempt);
 
-        var endpoint = new EndpointRecord(containerId, network, hostVeth, "eth0", ip, MacFor(ip), ports);
+        var endpoint = new EndpointRecord(containerId, network, hostVeth, containerIfName, ip, MacFor(ip), ports,
+            name, aliases is { Count: > 0 } ? aliases : null);
         StateJson.Write(path, endpoint, NetworkJson.Default.EndpointRecord);
         return endpoint;
     }
@@ -287,7 +290,8 @@ public sealed class NetworkStore
         IPAddress gateway,
         string? requestedBridge,
         IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes,
-        Dictionary<string, string> options)
+        Dictionary<string, string> options,
+        Func<NetworkRecord, NetworkRecord>? complete = null)
     {
         string path = NetworkPath(name);
         if (File.Exists(path))
@@ -313,6 +317,7 @@ public sealed class NetworkStore
         }
 
         var record = new NetworkRecord(name, BridgeDriver, subnet, gateway, bridge, DateTimeOffset.UtcNow, options);
+        if (complete is not null) record = complete(record);
         // A crash between "network rm" deleting IPAM state and the network file could leave allocations behind;
         // a network being created has none by definition.
         _ipam.DeleteNetwork(name);

@@ -143,9 +143,9 @@ public sealed class NetworkStoreTests : IDisposable
     {
         Assert.Equal("unknown network driver 'overlay': only 'bridge' is supported",
             Assert.Throws<NetworkException>(() => _store.Create("n", "10.20.0.0/24", null, HostRoutes, driver: "overlay")).Message);
-        Assert.Equal("unknown network option 'mtu': only 'bridge-name' is supported",
+        Assert.StartsWith("unknown network option 'com.docker.network.bridge.enable_icc': use bridge-name",
             Assert.Throws<NetworkException>(() => _store.Create("n", "10.20.0.0/24", null, HostRoutes,
-                options: new Dictionary<string, string> { ["mtu"] = "1400" })).Message);
+                options: new Dictionary<string, string> { ["com.docker.network.bridge.enable_icc"] = "false" })).Message);
         Assert.Empty(_store.List());
     }
 
