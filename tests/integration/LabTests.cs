@@ -97,7 +97,8 @@ public sealed partial class LabTests
         int at = 0;
         foreach (var wanted in expected.Split('\n').Select(Collapse).Where(l => l.Length > 0))
         {
-            var pattern = new Regex(string.Join(".*", wanted.Split("...").Select(Regex.Escape)));
+            // "a ... b" also matches "a b": the spaces around "..." belong to the wildcard.
+            var pattern = new Regex(string.Join(".*", wanted.Split("...").Select(part => Regex.Escape(part.Trim()))));
             while (at < lines.Count && !pattern.IsMatch(lines[at])) at++;
             if (at == lines.Count)
                 throw new Xunit.Sdk.XunitException($"{file}, block {block}: expected a line like\n  {wanted}\nafter the lines before it, in the output of\n{commands}\n--- output:\n{actual}");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using MiniDocker.Network;
 using MiniDocker.Network.Topology;
 using MiniDocker.Runtime;
+using MiniDocker.Runtime.Native;
 
 namespace MiniDocker.Cli.Commands;
 
@@ -42,7 +43,9 @@ public static class NetworkGraphCommand
         var attached = manager.Endpoints(record.Name).Select(e =>
         {
             var entry = containers.GetValueOrDefault(e.ContainerId);
-            int pid = entry is { State.Status: ContainerStatus.Running } ? entry.State.Pid : 0;
+            // The recorded pid only if it is still the container's (its start time): a reused pid's namespace is not it.
+            int pid = entry is { State.Status: ContainerStatus.Running } && ProcessHandle.IsAlive(entry.State.Pid, entry.State.PidStartTime)
+                ? entry.State.Pid : 0;
             return new AttachedContainer(e, entry?.Config.Name ?? e.ContainerId, pid);
         }).ToList();
         return TopologyReader.Read(record, attached);

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using MiniDocker.Network;
 using MiniDocker.Network.Topology;
 using MiniDocker.Runtime;
+using MiniDocker.Runtime.Native;
 
 namespace MiniDocker.Cli.Commands;
 
@@ -41,7 +42,7 @@ public static class NetworkTraceCommand
             if (p.GetValue(source) is { } reference)
             {
                 var entry = containers.Find(reference);
-                if (entry.State.Status != ContainerStatus.Running) throw new ContainerException($"container {entry.Config.Name} is not running: nothing to send a probe from");
+                if (entry.State.Status != ContainerStatus.Running || !ProcessHandle.IsAlive(entry.State.Pid, entry.State.PidStartTime)) throw new ContainerException($"container {entry.Config.Name} is not running: nothing to send a probe from");
                 sourceNetns = $"/proc/{entry.State.Pid}/ns/net";
                 sourceLabel = entry.Config.Name;
                 if (IPAddress.IsLoopback(destination.Address))
@@ -57,7 +58,7 @@ public static class NetworkTraceCommand
             {
                 var entry = containers.List().FirstOrDefault(c => c.Config.Id == target.ContainerId);
                 targetLabel = entry?.Config.Name ?? target.ContainerId;
-                if (entry is { State.Status: ContainerStatus.Running }) targetNetns = $"/proc/{entry.State.Pid}/ns/net";
+                if (entry is { State.Status: ContainerStatus.Running } && ProcessHandle.IsAlive(entry.State.Pid, entry.State.PidStartTime)) targetNetns = $"/proc/{entry.State.Pid}/ns/net";
                 var network = manager.Get(target.Network);
                 crossing = $"bridge {network.Bridge} (gateway {network.Gateway}) -> bridge port {target.HostVeth} " +
                            $"==veth==> {target.ContainerIfName} {target.IP} in {targetLabel}";

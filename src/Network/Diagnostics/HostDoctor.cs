@@ -46,7 +46,8 @@ public static class HostDoctor
         }
         return new HostFacts(
             Sys("/proc/sys/net/ipv4/ip_forward"),
-            Directory.Exists("/sys/module/br_netfilter"),
+            // A br_netfilter built into the kernel has no /sys/module entry, but its sysctls are there.
+            Directory.Exists("/sys/module/br_netfilter") || Sys("/proc/sys/net/bridge/bridge-nf-call-iptables") is not null,
             Sys("/proc/sys/net/bridge/bridge-nf-call-iptables"),
             policy, foreign.Distinct().ToList(),
             Sys("/proc/sys/net/ipv4/conf/all/rp_filter"),

@@ -83,7 +83,9 @@ public static class PacketTrace
                 Stop(process);
                 lock (output)
                     events.AddRange(output.ToString().Split('\n').Select(l => TraceEvent.Parse(label, l)).OfType<TraceEvent>()
-                        .Where(e => !e.Table.StartsWith(TablePrefix, StringComparison.Ordinal)));
+                        // Our own table's events say nothing, except in a container's namespace, where it is the only
+                        // chain: there its "packet" event is the probe leaving or arriving through eth0.
+                        .Where(e => !e.Table.StartsWith(TablePrefix, StringComparison.Ordinal) || label != "host" && e.Kind == "packet"));
             }
             return new TraceResult(sport, outcome, events);
         }
@@ -198,9 +200,25 @@ public static class PacketTrace
         var s = new StringBuilder();
         s.AppendLine($"probe: {request.Protocol} from {request.SourceLabel} (source port {result.SourcePort}) to {request.Destination}");
         string? dropped = null;
+        var packets = new Dictionary<string, int>();
         foreach (var e in result.Events)
         {
+            // Each packet of the probe (a TCP SYN, then its ACK...) has its own trace id, per namespace.
+            if (!packets.ContainsKey(e.Where + " " + e.Id))
+            {
+                int n = packets.Keys.Count(k => k.StartsWith(e.Where + " ", StringComparison.Ordinal)) + 1;
+                packets[e.Where + " " + e.Id] = n;
+                var flags = Regex.Match(e.Detail, @"tcp flags == (\S+)");
+                s.AppendLine($"-- [{e.Where}] packet {n}{(flags.Success ? $" (tcp flags {flags.Groups[1].Value})" : "")}");
+            }
             string chain = $"[{e.Where}] {e.Family} {e.Table} {e.Chain}";
+            if (e.Table.StartsWith(TablePrefix, StringComparison.Ordinal))
+            {
+                var dev = Regex.Match(e.Detail, @"([io])if ""([^""]+)""");
+                string how = dev.Success ? (dev.Groups[1].Value == "o" ? $"leaves by {dev.Groups[2].Value}" : $"arrives on {dev.Groups[2].Value}") : "seen";
+                s.AppendLine($"[{e.Where}] the probe {how} ({(e.Chain == "out" ? "sent from here" : "received here")})");
+                continue;
+            }
             if (e.Kind == "packet")
             {
                 var iif = Regex.Match(e.Detail, @"iif ""([^""]+)""");
@@ -220,6 +238,6 @@ public static class PacketTrace
         if (result.Events.Count == 0) s.AppendLine("(no trace events: the packet never reached a netfilter hook that was traced)");
         if (crossing is not null) s.AppendLine($"crossed: {crossing}");
         s.AppendLine(dropped is null ? $"result: {result.Outcome}" : $"result: DROPPED at {dropped} ({result.Outcome})");
-        return s.ToString();
+        return TopologyRenderer.Printable(s.ToString());
     }
 }

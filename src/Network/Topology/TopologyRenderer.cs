@@ -49,8 +49,14 @@ public static class TopologyRenderer
             s.AppendLine("     |     +-------------------------------------");
         }
         if (t.Containers.Count == 0) s.AppendLine("     (no containers attached)");
-        return s.ToString();
+        return Printable(s.ToString());
     }
+
+    /// <summary>Names read from a container's namespace (its links, hence its routes' devices) are the container's
+    /// choice, and the kernel allows control characters in them: never hand a terminal escape sequence to the
+    /// admin's terminal.</summary>
+    public static string Printable(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(text, @"[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f]", "?");
 
     private static string Mark(LinkView l) => l.Passes ? l.State : Broken + l.State;
 
@@ -92,7 +98,7 @@ public static class TopologyRenderer
         return s.ToString();
     }
 
-    private static string Esc(string text) => text.Replace("\\", "\\\\").Replace("\"", "\\\"");
+    private static string Esc(string text) => Printable(text).Replace("\\", "\\\\").Replace("\"", "\\\"");
 }
 
 /// <summary>Renders DOT with Graphviz's dot (Debian's graphviz package).</summary>

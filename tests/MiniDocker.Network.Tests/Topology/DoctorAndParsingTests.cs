@@ -127,4 +127,22 @@ public class DoctorAndParsingTests
         Assert.Contains("!! no MASQUERADE rule", text);
         Assert.Contains("color=red", TopologyRenderer.Dot(view));
     }
+
+    [Fact]
+    public void Names_a_container_chose_cannot_send_escape_sequences_to_the_terminal()
+    {
+        // Inside its namespace a container with CAP_NET_ADMIN names its links as it likes, control characters included,
+        // and its routes name those links.
+        var eth0 = new LinkView("eth0", 2, true, "up", "veth", null, ["10.20.0.2/24"]);
+        var container = new ContainerView("0123456789abcdef", "web", 42, "mdkv-1", "eth0", IPAddress.Parse("10.20.0.2"), 24,
+            null, eth0, ["10.9.0.0/16 dev \u001b]0;pwned\u0007\u009b2J"], [], [], [], []);
+        var view = new TopologyView("n", "10.20.0.0/24", IPAddress.Parse("10.20.0.1"), "mdk-1", null, null, null, [], [container], []);
+        foreach (var output in new[] { TopologyRenderer.Text(view), TopologyRenderer.Dot(view) })
+        {
+            Assert.DoesNotContain('\u001b', output);
+            Assert.DoesNotContain('\u0007', output);
+            Assert.DoesNotContain('\u009b', output);
+            Assert.Contains("?]0;pwned?", output);
+        }
+    }
 }
