@@ -74,7 +74,7 @@ public static class PacketTrace
             }
             foreach (var (label, netns, _) in places)
                 monitors.Add(StartMonitor(label, netns));
-            Thread.Sleep(300); // nft subscribes to trace events just after it starts; it gives no ready signal
+            foreach (var (label, process, _) in monitors) WaitSubscribed(label, process);
             string outcome = Probe(socket, request, tcp, cancel);
             Thread.Sleep(300); // the last events are still on their way
             var events = new List<TraceEvent>();
@@ -182,6 +182,37 @@ public static class PacketTrace
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return (label, process, output);
+    }
+
+    /// <summary>
+    /// Waits until the monitor has joined the netlink group of trace events (NFNLGRP_NFTRACE, 9), which nft does a
+    /// moment after it starts without saying so: a probe sent before that would go untraced. /proc/PID/net/netlink
+    /// lists the sockets of the monitor's namespace with their groups; its own are those of its fds.
+    /// </summary>
+    private static void WaitSubscribed(string label, Process process)
+    {
+        const int NetlinkNetfilter = 12;
+        const uint TraceGroupBit = 1u << (9 - 1);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !process.HasExited)
+        {
+            try
+            {
+                var inodes = Directory.GetFiles($"/proc/{process.Id}/fd")
+                    .Select(f => new FileInfo(f).LinkTarget ?? "")
+                    .Where(t => t.StartsWith("socket:[", StringComparison.Ordinal)).Select(t => t[8..^1]).ToHashSet();
+                foreach (var line in File.ReadLines($"/proc/{process.Id}/net/netlink").Skip(1))
+                {
+                    var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (f.Length >= 10 && f[1] == NetlinkNetfilter.ToString() && inodes.Contains(f[9]) &&
+                        (Convert.ToUInt32(f[3], 16) & TraceGroupBit) != 0)
+                        return;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { }
+            Thread.Sleep(20);
+        }
+        throw new NetworkException($"nft monitor trace ({label}) did not start listening for trace events");
     }
 
     private static void Stop(Process process)
