@@ -17,6 +17,10 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(busybox-static iptables nftables iproute2 curl zstd xz-utils bzip2 gzip tar gcc libc6-dev zlib1g-dev
   shellcheck libseccomp2 golang-github-containers-common tini
   docker-registry skopeo attr aardvark-dns)
+# The labs (docs/labs) and their tests watch with tcpdump and conntrack; network inspect --graph --format svg runs
+# graphviz's dot. vagrant (for `vagrant validate` in VagrantfileTests) is optional below: Ubuntu no longer ships it.
+packages+=(tcpdump conntrack graphviz)
+optional=(vagrant)
 other_arch=()
 case $(dpkg --print-architecture) in
   amd64) packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static) ;;
@@ -37,6 +41,11 @@ if [ ${#other_arch[@]} -gt 0 ] && ! dpkg -s "${other_arch[@]}" >/dev/null 2>&1; 
   apt-get update -qq
   apt-get install -y -qq "${other_arch[@]}" >/dev/null ||
     echo "setup.sh: note: could not install ${other_arch[*]}: scripts/uapi-constants.sh x86_64 will not work here" >&2
+fi
+
+if ! dpkg -s "${optional[@]}" >/dev/null 2>&1; then
+  { apt-get update -qq && apt-get install -y -qq "${optional[@]}" >/dev/null 2>&1; } ||
+    echo "setup.sh: note: could not install ${optional[*]}: the Vagrantfile test will fail here" >&2
 fi
 
 echo "== building minidocker (NativeAOT)"

@@ -24,6 +24,8 @@ foreach (var command in new[]
              UpdateCommand.Create(), StatsCommand.Create(), VolumeCommands.Create(),
          }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()).Concat(PullCommands.Create()))
     root.Subcommands.Add(command);
+root.Subcommands.Add(DoctorCommand.Create());
+root.Subcommands.First(c => c.Name == "network").Subcommands.Add(NetworkTraceCommand.Create());
 
 // The one place a failure becomes what the user sees: one line, Docker's exit code; the stack trace only with
 // -D/--debug or MINIDOCKER_DEBUG=1.

@@ -19,6 +19,10 @@ public static class NetNs
         return new Fd(fd, path);
     }
 
+    /// <summary>Runs <paramref name="work"/> inside the network namespace at <paramref name="netnsPath"/> (see
+    /// <see cref="OnThreadIn{T}"/>): sockets it creates belong to that namespace.</summary>
+    public static T Run<T>(string netnsPath, Func<T> work) => OnThreadIn(netnsPath, work);
+
     /// <summary>Moves the calling thread into the network namespace at <paramref name="path"/>.</summary>
     internal static void EnterOnCurrentThread(string path)
     {

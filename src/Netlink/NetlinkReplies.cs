@@ -99,6 +99,8 @@ internal static class RtnlParsers
         byte[]? mac = null;
         var mtu = 0;
         string? alias = null;
+        var operState = "unknown";
+        var peer = 0;
         foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.IfInfoLength..]))
         {
             switch (attribute.Type)
@@ -108,6 +110,8 @@ internal static class RtnlParsers
                 case Rtnl.IflaAddress: mac = attribute.Payload.ToArray(); break;
                 case Rtnl.IflaMtu: mtu = (int)attribute.UInt32(); break;
                 case Rtnl.IflaIfAlias: alias = attribute.String(); break;
+                case Rtnl.IflaOperState: operState = OperStateName(attribute.Payload.Length > 0 ? attribute.Payload[0] : (byte)0); break;
+                case Rtnl.IflaLink: peer = (int)attribute.UInt32(); break;
                 case Rtnl.IflaLinkInfo:
                     foreach (var info in attribute.Nested())
                         if (info.Type == Rtnl.IflaInfoKind)
@@ -115,8 +119,14 @@ internal static class RtnlParsers
                     break;
             }
         }
-        return new LinkInfo(index, name, kind, master, (flags & Rtnl.IffUp) != 0, mac, mtu, alias);
+        return new LinkInfo(index, name, kind, master, (flags & Rtnl.IffUp) != 0, mac, mtu, alias, operState, peer);
     }
+
+    // IF_OPER_* of linux/if.h, in order.
+    private static string OperStateName(byte state) => state switch
+    {
+        1 => "notpresent", 2 => "down", 3 => "lowerlayerdown", 4 => "testing", 5 => "dormant", 6 => "up", _ => "unknown",
+    };
 
     public static AddressInfo? IPv4Address(ReadOnlySpan<byte> payload)
     {

@@ -52,7 +52,9 @@ internal static class Rtnl
     public const ushort IflaAddress = 1;
     public const ushort IflaIfName = 3;
     public const ushort IflaMtu = 4;
+    public const ushort IflaLink = 5;
     public const ushort IflaMaster = 10;
+    public const ushort IflaOperState = 16;
     public const ushort IflaProtInfo = 12;
     public const ushort IflaLinkInfo = 18;
     public const ushort IflaIfAlias = 20;

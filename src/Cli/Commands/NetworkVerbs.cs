@@ -73,9 +73,10 @@ public static class NetworkVerbs
 
         var names = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
         var inspectFormat = new Option<string?>("--format", "-f") { Description = "Format output with a Go TEMPLATE, or json" };
-        var inspect = new Command("inspect", "Show a network as JSON, with its endpoints") { names, inspectFormat };
+        var inspect = new Command("inspect", "Show a network as JSON, with its endpoints") { names, inspectFormat, NetworkGraphCommand.Graph };
         inspect.SetAction(p =>
         {
+            if (p.GetValue(NetworkGraphCommand.Graph)) return NetworkGraphCommand.Run(p, p.GetValue(names)!, p.GetValue(inspectFormat));
             var manager = Globals.Networks(p);
             var containers = Globals.Containers(p).List().ToDictionary(c => c.Config.Id, c => c.Config.Name);
             using var output = new MemoryStream();
