@@ -41,7 +41,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         // bridges of this root that no record names, sees either none of this network or all of it.
         using var _ = LockRules();
         var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options);
+        FailPoint.Check("network-create.recorded");
         RealiseNew(record, checkBridgeNameFree: true);
+        FailPoint.Check("network-create.done");
         return record;
     }
 
@@ -169,6 +171,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                 endpoint = _store.Attach(network.Name, containerId, address, ports);
                 BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0); // undoes its own veth on failure
                 vethMade = true;
+                FailPoint.Check("run.network-attached");
                 if (ports.Count > 0)
                 {
                     FailPoint.Check("ports");
@@ -178,6 +181,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     // this container included, its endpoint being recorded.
                     try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports)); }
                     catch (NetworkException) { SyncFirewallLocked(); }
+                    FailPoint.Check("run.ports-published");
                 }
             }
             return new Attachment(network, endpoint);

@@ -97,6 +97,7 @@ public static class RunCommand
 
         var store = new ContainerStore(root);
         store.Create(config);
+        Linux.FailPoint.Check("run.state-created");
         if (config.Detach)
         {
             ContainerMonitor.StartDetached(root, config);
