@@ -30,13 +30,15 @@ public sealed class MiniDocker : IDisposable
         }
     }
 
-    public string Root { get; } = Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
+    public string Root { get; }
 
     private readonly string? _firewall;
 
     /// <param name="firewall">the backend every command of this root uses (MINIDOCKER_FIREWALL), or detection.</param>
-    public MiniDocker(bool importBusybox = true, string? firewall = null)
+    /// <param name="root">a state root the test chose (on a small tmpfs, say), or a fresh one under /tmp.</param>
+    public MiniDocker(bool importBusybox = true, string? firewall = null, string? root = null)
     {
+        Root = root ?? Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
         _firewall = firewall;
         Directory.CreateDirectory(Root);
         if (importBusybox)
