@@ -4,8 +4,7 @@ using System.Diagnostics;
 namespace MiniDocker.IntegrationTests.Reliability;
 
 /// <summary>
-/// The suite's figures (cases per category, steps killed, corpus size, timings), written when the test process ends
-/// to $MINIDOCKER_RELIABILITY_REPORT (default out/reliability-report.md): the numbers docs/reliability.md quotes.
+/// The suite's figures (cases per category, steps killed, corpus size, timings), kept up to date in $MINIDOCKER_RELIABILITY_REPORT (default out/reliability-report.md): the numbers docs/reliability.md quotes.
 /// </summary>
 public static class Report
 {
@@ -13,13 +12,24 @@ public static class Report
     private static readonly ConcurrentDictionary<string, string> Figures = new();
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
 
-    static Report() => AppDomain.CurrentDomain.ProcessExit += (_, _) => Write();
+    private static readonly Lock Writing = new();
 
-    public static void Count(string what, long n = 1) => Counts.AddOrUpdate(what, n, (_, v) => v + n);
-    public static void Figure(string what, string value) => Figures[what] = value;
+    // Rewritten at each update, not at exit: the test host may be ended before ProcessExit handlers finish.
+    public static void Count(string what, long n = 1)
+    {
+        Counts.AddOrUpdate(what, n, (_, v) => v + n);
+        Write();
+    }
+
+    public static void Figure(string what, string value)
+    {
+        Figures[what] = value;
+        Write();
+    }
 
     private static void Write()
     {
+        using var _ = Writing.EnterScope();
         try
         {
             string path = Environment.GetEnvironmentVariable("MINIDOCKER_RELIABILITY_REPORT") is { Length: > 0 } p ? p
