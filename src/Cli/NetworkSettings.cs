@@ -17,6 +17,9 @@ public static class NetworkSettings
     {
         if (requestedIp is not null && networkMode is "host" or "none" or MiniDocker.Network.NetworkStore.DefaultNetworkName)
             throw new MiniDocker.Network.NetworkException("user specified IP address is supported on user defined networks only");
+        // Before the container is recorded: a run refused later leaves its directory behind in the root's trash.
+        if (requestedIp is not null && !System.Net.IPAddress.TryParse(requestedIp, out _))
+            throw new MiniDocker.Network.NetworkException($"invalid IP address '{requestedIp}'");
         if (publish.Count == 0) return publish;
         switch (networkMode)
         {

@@ -139,6 +139,7 @@ public sealed partial class ImageStore
         try
         {
             var layer = Extract(file, temp);
+            FailPoint.Check("image-import.extracted");
             var created = DateTimeOffset.UtcNow;
             using (FileLock.Acquire(Path.Combine(_imagesDir, ".lock")))
             {
@@ -153,6 +154,7 @@ public sealed partial class ImageStore
                         placed = true;
                         SyncDirectory(_imagesDir);
                     }
+                    FailPoint.Check("image-import.placed");
                     var index = ReadIndex();
                     index.Repositories[name.ToString()] = new TagEntry { Id = layer.Id, Created = created, Config = config };
                     index.Released.Remove(layer.Id); // imported again: the content is wanted after all

@@ -18,7 +18,10 @@ public static class AtomicFile
         {
             using (var fd = Fd.Open(temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, mode))
             {
-                fd.WriteAll(content);
+                // In two halves, so a test's crash:write#N can stop between them (a power cut mid-write).
+                fd.WriteAll(content[..(content.Length / 2)]);
+                FailPoint.AtWrite();
+                fd.WriteAll(content[(content.Length / 2)..]);
                 fd.Fsync();
             }
             File.Move(temp, path, overwrite: true);

@@ -46,7 +46,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         // bridges of this root that no record names, sees either none of this network or all of it.
         using var _ = LockRules();
         var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options, spec);
+        FailPoint.Check("network-create.recorded");
         RealiseNew(record, checkBridgeNameFree: true);
+        FailPoint.Check("network-create.done");
         return record;
     }
 
@@ -187,6 +189,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     string.IsNullOrEmpty(containerName) ? null : containerName, aliases);
                 BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0, defaultRoute); // undoes its own veth on failure
                 vethMade = true;
+                FailPoint.Check("run.network-attached");
                 if (ports.Count > 0)
                 {
                     FailPoint.Check("ports");
@@ -196,6 +199,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     // this container included, its endpoint being recorded.
                     try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports)); }
                     catch (NetworkException) { SyncFirewallLocked(); }
+                    FailPoint.Check("run.ports-published");
                 }
             }
             // Resolvable once the run goes on: the file is written and the server (re)loaded before the program starts.

@@ -183,10 +183,14 @@ public sealed partial class ContainerStore
     public ContainerConfig? LoadConfig(string id) => Read(Path.Combine(DirectoryOf(id), "config.json"), RuntimeJson.Default.ContainerConfig);
     public ContainerState? LoadState(string id) => Read(Path.Combine(DirectoryOf(id), "state.json"), RuntimeJson.Default.ContainerState);
 
+    /// <summary>Null when the file is missing (a run killed while creating); a record that exists but does not parse
+    /// is refused, naming the file: read as missing, prune would delete the directory of a container that runs and
+    /// `ps` would hide it, leaving its processes, veth and mounts with nothing to remove them.</summary>
     private static T? Read<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) where T : class
     {
         try { return JsonSerializer.Deserialize(File.ReadAllBytes(path), info); }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
+        catch (JsonException) { throw new ContainerException($"state file {path} is corrupt: repair or remove it"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     public sealed record Entry(ContainerConfig Config, ContainerState State);

@@ -30,6 +30,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             // cannot be removed); the undo first, as a half-made cgroup must go too.
             undo.Push(() => _cgroups.Remove(config.Id));
             _cgroups.Create(config.Id, CgroupSpec.For(config));
+            FailPoint.Check("run.cgroup-made");
             var (reportRead, reportWrite) = Fd.Pipe();
             var (commandRead, commandWrite) = Fd.Pipe();
             undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });
@@ -40,6 +41,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
             // The init waits for "start" before the user's program runs, so the program never runs outside.
             _cgroups.AddProcess(config.Id, pid);
+            FailPoint.Check("run.init-spawned");
             var channel = new SyncChannel(reportRead.Value, commandWrite.Value);
             // Under the store lock, like stop and rm, which set StopRequested and then signal the pid they read: either
             // they see this pid and kill it, or this start sees their request and gives up.
@@ -78,6 +80,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             reportRead.Dispose();
             commandWrite.Dispose();
             store.UpdateState(config.Id, s => { s.Status = ContainerStatus.Running; s.StartedAt = DateTimeOffset.UtcNow; s.ExitCode = 0; s.FinishedAt = null; s.Error = null; });
+            FailPoint.Check("run.started");
             return new RunningContainer(this, context, ptyMaster);
         }
         catch (Exception e)

@@ -138,6 +138,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
         claim ??= ClaimStopping(id, SIGKILL);
         using (claim)
         {
+            FailPoint.Check("rm.claimed");
             var state = store.LoadState(id) ?? new ContainerState();
             if (!force && ProcessHandle.IsAlive(state.Pid, state.PidStartTime))
                 throw Running(entry.Config);
@@ -154,6 +155,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
     {
         Settle(config.Id, killOrphan: true);
         Undo(config);
+        FailPoint.Check("rm.hooks-undone");
         long size = ContainerStore.SizeOf(store.DirectoryOf(config.Id));
         store.Delete(config.Id);
         return size;
@@ -212,6 +214,7 @@ public sealed class Lifecycle(ContainerStore store, IReadOnlyList<IContainerHook
             s.RestartCount = 0;
             s.Error = null;
         });
+        FailPoint.Check("start.prepared");
         return store.LoadConfig(id) ?? entry.Config;
     }
 

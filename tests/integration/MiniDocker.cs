@@ -30,7 +30,7 @@ public sealed class MiniDocker : IDisposable
         }
     }
 
-    public string Root { get; } = Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
+    public string Root { get; }
 
     private readonly string? _firewall;
     private readonly IReadOnlyDictionary<string, string> _environment;
@@ -40,9 +40,11 @@ public sealed class MiniDocker : IDisposable
     /// <param name="launcher">a program run instead of the binary, given the binary's path first (e.g. a wrapper
     /// that gives the runtime its own mount namespace).</param>
     /// <param name="environment">variables set for every command of this root.</param>
+    /// <param name="root">a state root the test chose (on a small tmpfs, say), or a fresh one under /tmp.</param>
     public MiniDocker(bool importBusybox = true, string? firewall = null, string? launcher = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, string? root = null)
     {
+        Root = root ?? Path.Combine(Path.GetTempPath(), "mdk-it-" + Guid.NewGuid().ToString("N")[..10]);
         _firewall = firewall;
         _launcher = launcher;
         _environment = environment ?? new Dictionary<string, string>();

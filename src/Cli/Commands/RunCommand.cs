@@ -76,6 +76,7 @@ public static class RunCommand
         // /dev/null, and the host-mode warning must reach the user.
         var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip),
             PortsToPublish(p.GetValue(Publish) ?? [], p.GetValue(PublishAll) ? image.Config.ExposedPorts : []), Console.Error);
+        CrashedPortHolders.Release(p, root, publish);
         var request = new RunRequest
         {
             Image = p.GetValue(Image)!,
@@ -126,6 +127,7 @@ public static class RunCommand
             volumes.PrepareLocked(config);
             store.Create(config);
         }
+        Linux.FailPoint.Check("run.state-created");
         if (config.Detach)
         {
             ContainerMonitor.StartDetached(root, config);
