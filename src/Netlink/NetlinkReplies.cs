@@ -125,7 +125,13 @@ internal static class RtnlParsers
     // IF_OPER_* of linux/if.h, in order.
     private static string OperStateName(byte state) => state switch
     {
-        1 => "notpresent", 2 => "down", 3 => "lowerlayerdown", 4 => "testing", 5 => "dormant", 6 => "up", _ => "unknown",
+        1 => "notpresent",
+        2 => "down",
+        3 => "lowerlayerdown",
+        4 => "testing",
+        5 => "dormant",
+        6 => "up",
+        _ => "unknown",
     };
 
     public static AddressInfo? IPv4Address(ReadOnlySpan<byte> payload)
