@@ -138,6 +138,54 @@ public abstract class LoopbackTests(string firewall) : IDisposable
     }
 }
 
+/// <summary>
+/// A port published on 127.0.0.1 only, against a host on the LAN: it hands the host's MAC a SYN for 127.0.0.1:PORT.
+/// The DNAT of PREROUTING used to rewrite it to the container before the routing's martian check could drop it, so the
+/// "loopback-only" port answered the LAN (Docker 28 closed the same hole). The LAN host is a namespace joined to the
+/// host by a veth; the probe is the same raw-packet prober, run there.
+/// </summary>
+public abstract class LanToLoopbackTests(string firewall) : IDisposable
+{
+    private readonly MiniDocker _md = new(firewall: firewall);
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
+    private readonly WanNamespace _lan = new();
+    private string Net => "lannet" + _suffix;
+
+    public void Dispose()
+    {
+        _md.Dispose();
+        _lan.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    [Fact]
+    public void A_port_published_on_127_0_0_1_does_not_answer_a_host_on_the_LAN()
+    {
+        var r = _md.Run("network", "create", "--subnet", $"10.237.{Random.Shared.Next(1, 255)}.0/24", Net);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        int loopbackPort = HostPorts.Free(), allPort = HostPorts.Free();
+        r = _md.Run("run", "-d", "--net", Net, "-p", $"127.0.0.1:{loopbackPort}:80", "-p", $"{allPort}:80", "busybox", "sh", "-c",
+            "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("ok\n", HostPorts.Fetch($"http://127.0.0.1:{loopbackPort}/")); // the host itself still reaches it
+
+        string probe = Path.Combine(_md.Root, "loopback-probe");
+        Sh.Run("gcc", "-static", "-O2", "-o", probe, Path.Combine(AppContext.BaseDirectory, "loopback-probe.c"));
+        (int Code, string Out, string Err) Probe(int port) =>
+            Sh.Try("ip", "netns", "exec", _lan.Name, "env", "PROBE_IF=wan0", probe, "tcp", port.ToString());
+
+        // The control: a port published on every address answers the LAN host at the host's address on its link.
+        Assert.Equal("ok\n", _lan.Exec("busybox", "wget", "-qO-", $"http://{_lan.HostAddress}:{allPort}/"));
+        var attack = Probe(loopbackPort);
+        Assert.True(attack.Code == 1, $"{attack.Code} {attack.Out} {attack.Err}");
+        Assert.Contains("no syn-ack", attack.Out.Split('\n'));
+    }
+}
+
+public sealed class IptablesLanToLoopbackTests() : LanToLoopbackTests("iptables");
+
+public sealed class NftablesLanToLoopbackTests() : LanToLoopbackTests("nftables");
+
 /// <summary>A TCP listener and a UDP socket on the host's 127.0.0.1, on the same free port: the "loopback-only
 /// service" a container must not reach.</summary>
 public sealed class HostLoopbackListener : IDisposable

@@ -5,7 +5,7 @@
    Usage: loopback-probe udp|tcp PORT [SOURCE_IP]
      udp: sends one datagram "probe" to 127.0.0.1:PORT.
      tcp: sends a SYN to 127.0.0.1:PORT; on the host's SYN-ACK completes the handshake and sends "probe".
-   SOURCE_IP defaults to eth0's address (another one is a spoofed source). Prints what it saw; exits 0 when a SYN-ACK
+   SOURCE_IP defaults to eth0's address (or $PROBE_IF's) (another one is a spoofed source). Prints what it saw; exits 0 when a SYN-ACK
    came back (tcp) or the datagram was sent (udp), 1 when no SYN-ACK came within 3 seconds, 2 on error.
    Built static by LoopbackTests.cs. */
 #include <arpa/inet.h>
@@ -122,8 +122,10 @@ int main(int argc, char **argv) {
     int s = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
     if (s < 0) die("socket(AF_PACKET)");
     struct ifreq ifr = { 0 };
-    strcpy(ifr.ifr_name, "eth0");
-    if (ioctl(s, SIOCGIFINDEX, &ifr) < 0) die("SIOCGIFINDEX eth0");
+    /* PROBE_IF: the interface to send on when it is not a container's eth0 (a simulated LAN host's). */
+    const char *ifname = getenv("PROBE_IF") ? getenv("PROBE_IF") : "eth0";
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+    if (ioctl(s, SIOCGIFINDEX, &ifr) < 0) die("SIOCGIFINDEX");
     to.sll_ifindex = ifr.ifr_ifindex;
     if (bind(s, (struct sockaddr *)&to, sizeof to) < 0) die("bind");
     uint32_t src;
@@ -131,7 +133,7 @@ int main(int argc, char **argv) {
         if (inet_pton(AF_INET, argv[3], &src) != 1) { fprintf(stderr, "loopback-probe: bad IP '%s'\n", argv[3]); return 2; }
     } else {
         int u = socket(AF_INET, SOCK_DGRAM, 0);
-        if (u < 0 || ioctl(u, SIOCGIFADDR, &ifr) < 0) die("SIOCGIFADDR eth0");
+        if (u < 0 || ioctl(u, SIOCGIFADDR, &ifr) < 0) die("SIOCGIFADDR");
         src = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
         close(u);
     }

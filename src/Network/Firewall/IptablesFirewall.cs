@@ -40,7 +40,10 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     {
         string comment = Comment(BaseTag);
         // "--dst-type LOCAL" covers every address of the host, so a mapping without a host IP answers on all of them.
-        yield return new DesiredRule(Nat, "PREROUTING", BaseTag, $"-m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
+        // Not for 127.0.0.0/8: a packet arriving from outside (a LAN host handing the host's MAC a packet for 127.0.0.1)
+        // would be DNAT'd to a container before routing drops it as martian, so a port published on 127.0.0.1 only would
+        // answer the LAN (Docker 28 closed the same hole). The host's own 127.0.0.1 connections go through OUTPUT.
+        yield return new DesiredRule(Nat, "PREROUTING", BaseTag, $"! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
         // OUTPUT too, so the host itself (including 127.0.0.1, see the --src-type LOCAL rule) reaches published ports.
         yield return new DesiredRule(Nat, "OUTPUT", BaseTag, $"-m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
         yield return new DesiredRule(Nat, "POSTROUTING", BaseTag, $"{comment} -j {PostroutingChain}");

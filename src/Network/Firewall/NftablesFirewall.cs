@@ -51,7 +51,8 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     protected override IEnumerable<DesiredRule> BaseRules()
     {
         string comment = Comment(BaseTag);
-        yield return new DesiredRule(Table, "prerouting", BaseTag, $"fib daddr type local jump {DnatChain} {comment}");
+        // Not for 127.0.0.0/8 arriving from outside: see IptablesFirewall.BaseRules.
+        yield return new DesiredRule(Table, "prerouting", BaseTag, $"ip daddr != 127.0.0.0/8 fib daddr type local jump {DnatChain} {comment}");
         yield return new DesiredRule(Table, "output", BaseTag, $"fib daddr type local jump {DnatChain} {comment}");
         yield return new DesiredRule(Table, "postrouting", BaseTag, $"jump {PostroutingChain} {comment}");
         yield return new DesiredRule(Table, "forward", BaseTag, $"jump {ForwardChain} {comment}");

@@ -72,7 +72,7 @@ public sealed class FirewallTests
         string[] expected = backend == "iptables"
             ?
             [
-                "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment minidocker:base -j MINIDOCKER",
+                "-A PREROUTING ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -m comment --comment minidocker:base -j MINIDOCKER",
                 "-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment minidocker:base -j MINIDOCKER",
                 "-A POSTROUTING -m comment --comment minidocker:base -j MINIDOCKER-POSTROUTING",
                 "-A FORWARD -m comment --comment minidocker:base -j MINIDOCKER-FORWARD",
@@ -93,6 +93,7 @@ public sealed class FirewallTests
             ]
             :
             [
+                "ip daddr != 127.0.0.0/8 fib daddr type local jump MINIDOCKER comment minidocker:base",
                 "fib daddr type local jump MINIDOCKER comment minidocker:base",
                 "jump MINIDOCKER-POSTROUTING comment minidocker:base",
                 "jump MINIDOCKER-FORWARD comment minidocker:base",
@@ -312,7 +313,7 @@ public sealed class FirewallTests
 
         // What a flush of the nat table does to us: the jump from PREROUTING is gone, and the next append says so.
         if (backend == "iptables")
-            ns.Run("iptables", "-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "minidocker:base", "-j", "MINIDOCKER");
+            ns.Run("iptables", "-t", "nat", "-D", "PREROUTING", "!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-m", "comment", "--comment", "minidocker:base", "-j", "MINIDOCKER");
         else
             ns.Run("nft", "flush", "chain", "ip", "minidocker", "prerouting");
         Assert.False(firewall.IsHookedIn());
