@@ -113,12 +113,14 @@ public sealed partial class LayerStore
                 Extracted = extracted,
             };
             File.WriteAllBytes(Path.Combine(temp, "layer.json"), JsonSerializer.SerializeToUtf8Bytes(info, LayerJson.Default.LayerInfo));
+            FailPoint.Check("pull.layer-extracted");
             if (Directory.Exists(LayerDir(diffId)))
                 FileTree.Remove(LayersDir, hex); // a leftover without layer.json (a crash between rename and write cannot happen, but a hand edit can)
             Directory.Move(temp, LayerDir(diffId));
             using (var dir = Fd.OpenDirectory(LayersDir))
                 dir.Fsync();
             LowerDir(diffId);
+            FailPoint.Check("pull.layer-placed");
         }
         finally
         {
