@@ -176,7 +176,8 @@ public sealed partial class LayerStore
         {
             FileTree.Remove(parent, name);
         }
-        catch (Exception e) when (e is ImageException or IOException or UnauthorizedAccessException)
+        // SyscallException: another process or thread sweeping the same leftover removed part of it first.
+        catch (Exception e) when (e is ImageException or SyscallException or IOException or UnauthorizedAccessException)
         {
         }
     }
