@@ -152,6 +152,13 @@ public sealed partial class LayerStore
             RemoveQuietly(LayersDir, trash);
             deleted.Add(diffId);
         }
+        // Lock files of layers no longer stored: safe under the exclusive GC lock, since a pull takes a layer's lock
+        // only while it holds the GC lock shared, so no process holds or waits for any of them now.
+        var locks = Path.Combine(LayersDir, ".locks");
+        if (Directory.Exists(locks))
+            foreach (var lockFile in Directory.EnumerateFiles(locks))
+                if (!Directory.Exists(Path.Combine(LayersDir, Path.GetFileName(lockFile))))
+                    File.Delete(lockFile);
         // Downloads that no pull will resume (the next pull of the image starts them over).
         if (Directory.Exists(BlobsDir))
             foreach (var partial in Directory.EnumerateFiles(BlobsDir))
