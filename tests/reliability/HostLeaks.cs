@@ -6,8 +6,9 @@ namespace MiniDocker.IntegrationTests.Reliability;
 /// The leak checker: what of one state root the host holds right now, found the way an administrator would look,
 /// independently of the root's records (a crash may have lost them): links (bridges and veths named after the root's
 /// networks and containers, anything tagged with the root's scope), addresses of its subnets, firewall lines tagged
-/// with its scope (iptables-save and nft list ruleset), mounts under the root, container cgroups of its scope, and
-/// processes whose root directory or command line is under the root. Other suites run beside this one: only objects
+/// with its scope (iptables-save and nft list ruleset), mounts under the root or whose source or options name it,
+/// container cgroups of its scope in every mounted hierarchy, processes whose root directory or command line is under
+/// the root, and the scope's aardvark-dns server, configuration directory, log and temp files under /run. Other suites run beside this one: only objects
 /// this root can own are looked at. Without <c>networksToo</c> the networks' own bridges and rules are not leaks (they
 /// still exist); their containers' veths, rules, cgroups, mounts and processes are.
 /// </summary>
