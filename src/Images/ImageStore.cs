@@ -188,7 +188,8 @@ public sealed partial class ImageStore
         {
             FileTree.Remove(_imagesDir, entry);
         }
-        catch (Exception e) when (e is ImageException or IOException or UnauthorizedAccessException)
+        // SyscallException: another process or thread sweeping the same leftover removed part of it first.
+        catch (Exception e) when (e is ImageException or SyscallException or IOException or UnauthorizedAccessException)
         {
         }
     }

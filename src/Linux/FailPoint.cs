@@ -44,6 +44,12 @@ public static class FailPoint
         ("network rm", "rm-record"),
         ("image import", "image-import.extracted"),
         ("image import", "image-import.placed"),
+        ("pull", "pull.manifest-fetched"),
+        ("pull", "pull.blob-partial"),
+        ("pull", "pull.blob-downloaded"),
+        ("pull", "pull.layer-extracted"),
+        ("pull", "pull.layer-placed"),
+        ("pull", "pull.image-recorded"),
     ];
 
     private static int _writes;

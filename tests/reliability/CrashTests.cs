@@ -20,7 +20,8 @@ public sealed class CrashTests : IDisposable
     public static TheoryData<string, string> Steps()
     {
         var data = new TheoryData<string, string>();
-        foreach (var (verb, step) in FailPoint.CrashSteps) data.Add(verb, step);
+        // pull's steps need a registry: PullTests kills at them.
+        foreach (var (verb, step) in FailPoint.CrashSteps.Where(s => s.Verb != "pull")) data.Add(verb, step);
         // `start` goes through the launcher and the network like `run`, after its own step.
         foreach (var (verb, step) in FailPoint.CrashSteps.Where(s => s.Verb == "run" && s.Step != "run.state-created"))
             data.Add("start", step);

@@ -6,8 +6,9 @@ namespace MiniDocker.IntegrationTests.Reliability;
 /// The leak checker: what of one state root the host holds right now, found the way an administrator would look,
 /// independently of the root's records (a crash may have lost them): links (bridges and veths named after the root's
 /// networks and containers, anything tagged with the root's scope), addresses of its subnets, firewall lines tagged
-/// with its scope (iptables-save and nft list ruleset), mounts under the root, container cgroups of its scope, and
-/// processes whose root directory or command line is under the root. Other suites run beside this one: only objects
+/// with its scope (iptables-save and nft list ruleset), mounts under the root or whose source or options name it,
+/// container cgroups of its scope in every mounted hierarchy, processes whose root directory or command line is under
+/// the root, and the scope's aardvark-dns server, configuration directory, log and temp files under /run. Other suites run beside this one: only objects
 /// this root can own are looked at. Without <c>networksToo</c> the networks' own bridges and rules are not leaks (they
 /// still exist); their containers' veths, rules, cgroups, mounts and processes are.
 /// </summary>
@@ -63,6 +64,14 @@ public static class HostLeaks
                 leaks.Add("mount " + fields[4]);
         }
 
+        // Mounts whose source or options name the root (a volume or overlay mounted elsewhere, e.g. lowerdir=ROOT/...).
+        foreach (var line in File.ReadLines("/proc/mounts"))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 3 && (fields[0].StartsWith(fullRoot + "/", StringComparison.Ordinal) || fields[3].Contains("=" + fullRoot + "/", StringComparison.Ordinal) || fields[3].Contains(":" + fullRoot + "/", StringComparison.Ordinal)))
+                leaks.Add($"mount of {fields[0]} on {fields[1]} (names the root)");
+        }
+
         // Container cgroups of the root's scope, in every hierarchy (v1 controllers and v2).
         foreach (var scopeDir in CgroupScopeDirs(scope))
             foreach (var child in Directory.GetDirectories(scopeDir))
@@ -81,16 +90,37 @@ public static class HostLeaks
             if (rootDir.StartsWith(fullRoot + "/", StringComparison.Ordinal) || cmdline.Contains(" " + fullRoot + " ", StringComparison.Ordinal))
                 leaks.Add($"process {pid} ({cmdline.Trim()})");
         }
+
+        // aardvark-dns of the root's scope: its server (found by its --config argument) and its files under /run.
+        string dnsName = scope.Length == 0 ? "default" : scope;
+        string dnsDir = Path.Combine(AardvarkDns.RunDirectory, dnsName);
+        {
+            foreach (var proc in Directory.GetDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(proc), out _) || IsZombie(proc)) continue;
+                var argv = Read(Path.Combine(proc, "cmdline")).Split('\0');
+                int config = Array.IndexOf(argv, "--config");
+                if (argv.Length > 0 && Path.GetFileName(argv[0]) == "aardvark-dns" && config >= 0 && config + 1 < argv.Length && argv[config + 1] == dnsDir)
+                    leaks.Add($"process {Path.GetFileName(proc)} (aardvark-dns of the root)");
+            }
+            if (Directory.Exists(dnsDir)) leaks.Add($"aardvark config {dnsDir}: {string.Join(',', Directory.GetFileSystemEntries(dnsDir).Select(Path.GetFileName))}");
+            if (File.Exists(dnsDir + ".log")) leaks.Add($"aardvark log {dnsDir}.log");
+            if (Directory.Exists(AardvarkDns.RunDirectory))
+                foreach (var temp in Directory.GetFiles(AardvarkDns.RunDirectory, $".{dnsName}-*.tmp"))
+                    leaks.Add("aardvark temp file " + temp);
+        }
         return leaks;
     }
 
+    /// <summary>The root's scope directory in every mounted cgroup hierarchy (each v1 controller, named v1 hierarchies,
+    /// and v2 wherever it is mounted), found in the mount table rather than guessed from /sys/fs/cgroup's entries.</summary>
     public static IEnumerable<string> CgroupScopeDirs(string scope)
     {
-        const string mount = "/sys/fs/cgroup";
-        var candidates = new List<string> { Path.Combine(mount, "minidocker", scope) };
-        if (Directory.Exists(mount))
-            candidates.AddRange(Directory.GetDirectories(mount).Select(c => Path.Combine(c, "minidocker", scope)));
-        return candidates.Where(Directory.Exists).Distinct();
+        var mounts = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
+            .Where(f => Array.IndexOf(f, "-") is int dash && dash > 0 && dash + 1 < f.Length && f[dash + 1] is "cgroup" or "cgroup2")
+            .Select(f => f[4]).Distinct().ToList();
+        Assert.NotEmpty(mounts);
+        return mounts.Select(m => Path.Combine(m, "minidocker", scope)).Where(Directory.Exists).Distinct();
     }
 
     private static bool IsZombie(string proc)

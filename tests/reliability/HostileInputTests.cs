@@ -89,6 +89,36 @@ public sealed class HostileInputTests : IDisposable
             { "unknown flag", ["run", "--no-such-flag", "busybox", "true"] },
             { "rm of a missing container", ["rm", "-f", "nosuchcontainer"] },
             { "network rm of a missing network", ["network", "rm", "nosuchnet"] },
+            // volumes and mounts
+            { "-v without a source", ["run", "--net", "none", "-v", ":/x", "busybox", "true"] },
+            { "-v with a relative destination", ["run", "--net", "none", "-v", "SCRATCH:relative", "busybox", "true"] },
+            { "-v onto /proc", ["run", "--net", "none", "-v", "SCRATCH:/proc/foo", "busybox", "true"] },
+            { "-v with an unknown option", ["run", "--net", "none", "-v", "SCRATCH:/x:bogus", "busybox", "true"] },
+            { "-v with too many parts", ["run", "--net", "none", "-v", "SCRATCH:/x:ro:z:extra", "busybox", "true"] },
+            { "--mount with an unknown key", ["run", "--net", "none", "--mount", "type=bind,source=SCRATCH,target=/x,colour=red", "busybox", "true"] },
+            { "--mount with an unknown type", ["run", "--net", "none", "--mount", "type=nfs,source=SCRATCH,target=/x", "busybox", "true"] },
+            { "--mount without a target", ["run", "--net", "none", "--mount", "type=bind,source=SCRATCH", "busybox", "true"] },
+            // resource limits
+            { "--memory not a size", ["run", "--net", "none", "--memory", "abc", "busybox", "true"] },
+            { "--memory negative", ["run", "--net", "none", "--memory", "-5m", "busybox", "true"] },
+            { "--cpus negative", ["run", "--net", "none", "--cpus", "-1", "busybox", "true"] },
+            { "--cpus not a number", ["run", "--net", "none", "--cpus", "lots", "busybox", "true"] },
+            { "--pids-limit not a number", ["run", "--net", "none", "--pids-limit", "x", "busybox", "true"] },
+            { "--ulimit value not a number", ["run", "--net", "none", "--ulimit", "nofile=abc", "busybox", "true"] },
+            { "--ulimit unknown resource", ["run", "--net", "none", "--ulimit", "nosuch=1:2", "busybox", "true"] },
+            { "--ulimit soft above hard", ["run", "--net", "none", "--ulimit", "nofile=200:100", "busybox", "true"] },
+            // image references with bad digests
+            { "digest too short", ["pull", "busybox@sha256:abc"] },
+            { "digest in capitals", ["pull", "busybox@sha256:" + new string('A', 64)] },
+            { "digest of an unknown algorithm", ["pull", "busybox@md5:" + new string('a', 32)] },
+            { "digest not hex", ["pull", "busybox@sha256:" + new string('z', 64)] },
+            { "run of a bad digest", ["run", "--net", "none", "busybox@sha256:xyz", "true"] },
+            // DNS and address ranges
+            { "--dns not an address", ["run", "--net", "NET", "--dns", "not-an-ip", "busybox", "true"] },
+            { "--add-host without an address", ["run", "--net", "NET", "--add-host", "name:", "busybox", "true"] },
+            { "--ip-range outside the subnet", ["network", "create", "--subnet", "PREFIX.0/24", "--ip-range", "192.0.2.0/28", "n1"] },
+            { "--ip-range larger than the subnet", ["network", "create", "--subnet", "PREFIX.0/24", "--ip-range", "PREFIX.0/16", "n1"] },
+            { "--ip-range not a CIDR", ["network", "create", "--subnet", "PREFIX.0/24", "--ip-range", "abc", "n1"] },
         };
         return d;
     }

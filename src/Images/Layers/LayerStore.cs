@@ -113,12 +113,14 @@ public sealed partial class LayerStore
                 Extracted = extracted,
             };
             File.WriteAllBytes(Path.Combine(temp, "layer.json"), JsonSerializer.SerializeToUtf8Bytes(info, LayerJson.Default.LayerInfo));
+            FailPoint.Check("pull.layer-extracted");
             if (Directory.Exists(LayerDir(diffId)))
                 FileTree.Remove(LayersDir, hex); // a leftover without layer.json (a crash between rename and write cannot happen, but a hand edit can)
             Directory.Move(temp, LayerDir(diffId));
             using (var dir = Fd.OpenDirectory(LayersDir))
                 dir.Fsync();
             LowerDir(diffId);
+            FailPoint.Check("pull.layer-placed");
         }
         finally
         {
@@ -150,6 +152,13 @@ public sealed partial class LayerStore
             RemoveQuietly(LayersDir, trash);
             deleted.Add(diffId);
         }
+        // Lock files of layers no longer stored: safe under the exclusive GC lock, since a pull takes a layer's lock
+        // only while it holds the GC lock shared, so no process holds or waits for any of them now.
+        var locks = Path.Combine(LayersDir, ".locks");
+        if (Directory.Exists(locks))
+            foreach (var lockFile in Directory.EnumerateFiles(locks))
+                if (!Directory.Exists(Path.Combine(LayersDir, Path.GetFileName(lockFile))))
+                    File.Delete(lockFile);
         // Downloads that no pull will resume (the next pull of the image starts them over).
         if (Directory.Exists(BlobsDir))
             foreach (var partial in Directory.EnumerateFiles(BlobsDir))
@@ -174,7 +183,8 @@ public sealed partial class LayerStore
         {
             FileTree.Remove(parent, name);
         }
-        catch (Exception e) when (e is ImageException or IOException or UnauthorizedAccessException)
+        // SyscallException: another process or thread sweeping the same leftover removed part of it first.
+        catch (Exception e) when (e is ImageException or SyscallException or IOException or UnauthorizedAccessException)
         {
         }
     }

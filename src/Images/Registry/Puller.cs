@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MiniDocker.Images.Layers;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Images.Registry;
 
@@ -42,6 +43,7 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
             if (manifest.IsIndex)
                 throw new ImageException($"manifest {entry.Digest} for {host} is itself an index; refusing to follow nested indexes");
         }
+        FailPoint.Check("pull.manifest-fetched");
         if (manifest.Config is not { } configDescriptor || manifest.Layers is not { } layers)
             throw new ImageException($"manifest {digest} has no config or no layers");
         foreach (var layer in layers.Where(l => !MediaTypes.IsLayer(l.MediaType)))
@@ -97,6 +99,7 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
             var wasThere = store.HasImage(id);
             record = store.AddPulled(id, configJson, imageConfig, diffIds, reference.Digest is null ? reference.TagOrLatest : reference.Tag, repoDigest);
             downloaded |= !wasThere;
+            FailPoint.Check("pull.image-recorded");
         }
         progress.Status($"Digest: {digest}");
         progress.Status(downloaded ? $"Status: Downloaded newer image for {reference.Familiar}"
@@ -134,6 +137,7 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
                 File.Delete(partial);
             throw;
         }
+        FailPoint.Check("pull.blob-downloaded");
         progress.Layer(shortId, "Verifying Checksum");
         progress.Layer(shortId, "Download complete");
         progress.Layer(shortId, "Extracting", blob.Size, blob.Size);

@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using MiniDocker.Linux;
 
 namespace MiniDocker.Images.Registry;
 
@@ -176,6 +177,12 @@ public sealed class RegistryClient : IDisposable
                 hash.AppendData(buffer, 0, n);
                 have += n;
                 progress(have);
+                if (have < blob.Size && Environment.GetEnvironmentVariable(FailPoint.Variable) is not null)
+                {
+                    // The crash test needs the part on disk, as a cut connection would leave it.
+                    await file.FlushAsync();
+                    FailPoint.Check("pull.blob-partial");
+                }
             }
             await file.FlushAsync();
         }
