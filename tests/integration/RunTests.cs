@@ -10,6 +10,20 @@ public sealed class RunTests : IDisposable
     public void Dispose() => _md.Dispose();
 
     [Fact]
+    public void A_bad_flag_is_refused_before_a_missing_image_is_pulled()
+    {
+        // 127.0.0.1:1 has no registry: the test shows nothing was tried (no "Unable to find image", no connection error).
+        foreach (var flags in new[] { new[] { "--cpus", "-1" }, ["-v", "/x:relative"], ["--memory", "abc"], ["--restart", "sometimes"] })
+        {
+            var r = _md.Run(["run", "--rm", .. flags, "127.0.0.1:1/nothing:latest", "true"]);
+            Assert.True(r.ExitCode == 125, r.ToString());
+            Assert.DoesNotContain("Unable to find image", r.Stderr);
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        Assert.Empty(_md.ContainerDirs());
+    }
+
+    [Fact]
     public void Prints_output_and_exits_zero()
     {
         var r = _md.Run("run", "--rm", "busybox", "echo", "hello");

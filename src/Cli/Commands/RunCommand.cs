@@ -60,24 +60,10 @@ public static class RunCommand
         return command;
     }
 
-    /// <summary>-p as given, plus with -P each exposed port ("80/tcp") that no -p already maps, on a free host port.</summary>
-    private static List<string> PortsToPublish(string[] explicitSpecs, string[] exposed)
-    {
-        var mapped = MiniDocker.Network.PortSpec.ParseAll(explicitSpecs).Select(m => $"{m.ContainerPort}/{m.Protocol}").ToHashSet();
-        return explicitSpecs.Concat(exposed.Where(e => !mapped.Contains(e))).ToList();
-    }
-
-    private static int Handle(ParseResult p)
-    {
-        string root = Globals.StateRoot(p);
-        var image = PullCommands.ResolveOrPull(p, p.GetValue(Image)!);
-        var (networkMode, networkOptions) = NetOptions.Read(p, p.GetValue(Network) ?? []);
-        // Checked here, not only in the network hook: a detached run's hook runs in the monitor, whose stderr is
-        // /dev/null, and the host-mode warning must reach the user.
-        var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip),
-            PortsToPublish(p.GetValue(Publish) ?? [], p.GetValue(PublishAll) ? image.Config.ExposedPorts : []), Console.Error);
-        CrashedPortHolders.Release(p, root, publish);
-        var request = new RunRequest
+    /// <summary>What the user asked for, as the runtime takes it.</summary>
+    private static RunRequest Request(ParseResult p, string networkMode, ContainerNetworkOptions networkOptions,
+        IReadOnlyList<string> publish) =>
+        new()
         {
             Image = p.GetValue(Image)!,
             Command = (p.GetValue(CommandArgs) ?? []).ToList(),
@@ -93,7 +79,7 @@ public static class RunCommand
             AutoRemove = p.GetValue(Remove),
             NetworkMode = networkMode,
             Ip = p.GetValue(Ip),
-            Publish = RunNetworkOptions.PublishOn(p, networkMode, publish).ToList(),
+            Publish = publish.ToList(),
             NetworkOptions = networkOptions,
             Restart = p.GetValue(Restart),
             CapAdd = (p.GetValue(CapAdd) ?? []).ToList(),
@@ -110,6 +96,39 @@ public static class RunCommand
             ReadOnly = p.GetValue(ReadOnly),
             Init = p.GetValue(Init),
         };
+
+    /// <summary>Every check that needs no image, done with a stand-in image that has a command (so only the flags
+    /// can fail); nothing is printed or recorded.</summary>
+    private static void CheckBeforePull(ParseResult p, string networkMode, ContainerNetworkOptions networkOptions)
+    {
+        var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip), p.GetValue(Publish) ?? [], TextWriter.Null);
+        var standIn = new ImageDefaults("", "/", ["true"], [], [], null);
+        var config = ContainerConfigFactory.Create(Request(p, networkMode, networkOptions, publish), standIn, Environment.GetEnvironmentVariable);
+        MiniDocker.Runtime.Cgroups.ResourceLimits.CheckAvailable(config.Resources);
+    }
+
+    /// <summary>-p as given, plus with -P each exposed port ("80/tcp") that no -p already maps, on a free host port.</summary>
+    private static List<string> PortsToPublish(string[] explicitSpecs, string[] exposed)
+    {
+        var mapped = MiniDocker.Network.PortSpec.ParseAll(explicitSpecs).Select(m => $"{m.ContainerPort}/{m.Protocol}").ToHashSet();
+        return explicitSpecs.Concat(exposed.Where(e => !mapped.Contains(e))).ToList();
+    }
+
+    private static int Handle(ParseResult p)
+    {
+        string root = Globals.StateRoot(p);
+        string reference = p.GetValue(Image)!;
+        var (networkMode, networkOptions) = NetOptions.Read(p, p.GetValue(Network) ?? []);
+        // As Docker, the flags are checked before an image is pulled: a bad flag costs no download (and no registry
+        // round trip). What depends on the image is checked again below, with the image.
+        if (new ImageStore(root).TryResolve(reference) is null) CheckBeforePull(p, networkMode, networkOptions);
+        var image = PullCommands.ResolveOrPull(p, reference);
+        // Checked here, not only in the network hook: a detached run's hook runs in the monitor, whose stderr is
+        // /dev/null, and the host-mode warning must reach the user.
+        var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip),
+            PortsToPublish(p.GetValue(Publish) ?? [], p.GetValue(PublishAll) ? image.Config.ExposedPorts : []), Console.Error);
+        CrashedPortHolders.Release(p, root, publish);
+        var request = Request(p, networkMode, networkOptions, RunNetworkOptions.PublishOn(p, networkMode, publish));
         var images = new ImageStore(root);
         if (image.Config.StopSignal is { } stopSignal) Signals.Parse(stopSignal); // Docker refuses an invalid one at create
         var lowers = images.LowerDirs(image);
