@@ -37,6 +37,9 @@ public sealed partial class LayerStore
         digest.StartsWith("sha256:", StringComparison.Ordinal) && DigestHex().IsMatch(digest[7..]) ? digest[7..]
         : throw new ImageException($"invalid layer digest '{Display.Name(digest)}'");
 
+    /// <summary>The extracted layer (overlay whiteouts in it), for save and push to tar it again.</summary>
+    public string DiffDir(string diffId) => Path.Combine(LayerDir(diffId), "diff");
+
     public bool Has(string diffId) => File.Exists(Path.Combine(LayerDir(diffId), "layer.json"));
 
     public LayerInfo Info(string diffId) =>
