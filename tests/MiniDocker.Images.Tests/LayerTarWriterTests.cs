@@ -51,4 +51,21 @@ public sealed class LayerTarWriterTests : IDisposable
         Assert.All(entries, e => Assert.Equal(TarEntryType.SymbolicLink, e.EntryType));
         Assert.All(entries, e => Assert.Null(e.DataStream));
     }
+
+    [Fact]
+    public void The_merged_view_applies_whiteouts_and_opaque_directories_as_overlay_does()
+    {
+        var lower = _sandbox["lower"];
+        SafeTarExtractor.Extract(new MemoryStream(new TarBuilder().Directory("a").File("a/x", "x").File("a/y", "y")
+            .Directory("d").File("d/old", "o").File("top", "lower").Build()), lower, overlayWhiteouts: true);
+        var upper = _sandbox["upper"];
+        SafeTarExtractor.Extract(new MemoryStream(new TarBuilder().Directory("a").File("a/.wh.x", "")
+            .Directory("d").File("d/.wh..wh..opq", "").File("d/new", "n").File("top", "upper").Build()), upper, overlayWhiteouts: true);
+
+        var output = new MemoryStream();
+        LayerTarWriter.WriteMerged([upper, lower], output);
+        var entries = Entries(output.ToArray());
+        Assert.Equal(["a/", "a/y", "d/", "d/new", "top"], entries.Select(e => e.Name));
+        Assert.Equal("upper", new StreamReader(entries[^1].DataStream!).ReadToEnd());
+    }
 }

@@ -62,10 +62,60 @@ public static class LayerTarWriter
         return ((int)(uint)st.st_mode & Libc.S_IFMT, (ulong)st.st_rdev, mtime);
     }
 
+    /// <summary>The file type (S_IFMT bits) without following a link, or 0 when nothing is there.</summary>
+    private static unsafe int TypeOrZero(string path)
+    {
+        Tmds.Linux.stat st;
+        return Libc.fstatat(Libc.AT_FDCWD, path, &st, Libc.AT_SYMLINK_NOFOLLOW) == 0 ? (int)(uint)st.st_mode & Libc.S_IFMT : 0;
+    }
+
     private static unsafe bool IsOpaque(string path)
     {
         byte value;
         var n = Libc.lgetxattr(path, "trusted.overlay.opaque", &value, 1);
         return n == 1 && value == (byte)'y';
+    }
+
+    /// <summary>
+    /// `export`: the merged view of overlay layers <paramref name="topFirst"/> (a container's upper directory, then
+    /// its image's layers), computed as overlayfs does without mounting: the topmost entry of a name wins, a 0/0
+    /// character device hides the name, an opaque directory hides the directories below it.
+    /// </summary>
+    public static void WriteMerged(IReadOnlyList<string> topFirst, Stream output)
+    {
+        using var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        WriteMergedChildren(writer, topFirst, "");
+    }
+
+    private static void WriteMergedChildren(TarWriter writer, IReadOnlyList<string> dirs, string prefix)
+    {
+        var chosen = new SortedDictionary<string, (string Path, int Layer)>(StringComparer.Ordinal);
+        for (var i = 0; i < dirs.Count; i++)
+            foreach (var path in Directory.EnumerateFileSystemEntries(dirs[i]))
+                chosen.TryAdd(Path.GetFileName(path), (path, i));
+        foreach (var (name, (path, layer)) in chosen)
+        {
+            var (type, rdev, _) = Lstat(path);
+            if (type == Libc.S_IFCHR && rdev == 0)
+                continue; // a whiteout: the name is deleted
+            if (type != Libc.S_IFDIR)
+            {
+                writer.WriteEntry(path, prefix + name);
+                continue;
+            }
+            writer.WriteEntry(path, prefix + name + "/");
+            var merged = new List<string> { path };
+            for (var below = layer + 1; below < dirs.Count && !IsOpaque(merged[^1]); below++)
+            {
+                var candidate = Path.Combine(dirs[below], name);
+                var candidateType = TypeOrZero(candidate);
+                if (candidateType == 0)
+                    continue;
+                if (candidateType != Libc.S_IFDIR)
+                    break; // a file or whiteout below ends the directory's lower content
+                merged.Add(candidate);
+            }
+            WriteMergedChildren(writer, merged, prefix + name + "/");
+        }
     }
 }
