@@ -22,6 +22,15 @@ public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env
         return config;
     }
 
+    /// <summary>This config with <paramref name="changes"/> applied in order (commit -c starts from the image's).</summary>
+    public ImageConfig WithChanges(IReadOnlyList<string> changes)
+    {
+        var config = this;
+        foreach (var change in changes)
+            config = config.Apply(change);
+        return config;
+    }
+
     private ImageConfig Apply(string change)
     {
         var trimmed = change.Trim();

@@ -58,7 +58,7 @@ public sealed partial class ImageStore
     /// and rename) unless it is there, adds the repo digest, and points <paramref name="tag"/> (if any) at it.
     /// </summary>
     public ImageRecord AddPulled(string id, byte[] configJson, OciImageConfig config, IReadOnlyList<string> diffIds,
-        string? tag, string repoDigest) => Guarded(() =>
+        string? tag, string? repoDigest, string? repository = null) => Guarded(() =>
     {
         StateRoot.PrivateDirectory(_imagesDir);
         var imageConfig = FromRegistry(config);
@@ -71,7 +71,7 @@ public sealed partial class ImageStore
             {
                 layer = existing;
                 layer.RepoDigests ??= [];
-                if (!layer.RepoDigests.Contains(repoDigest))
+                if (repoDigest is not null && !layer.RepoDigests.Contains(repoDigest))
                 {
                     layer.RepoDigests.Add(repoDigest);
                     WriteAtomically(Path.Combine(LayerDir(id), "image.json"),
@@ -89,7 +89,7 @@ public sealed partial class ImageStore
                     Compression = TarCompression.None,
                     Extracted = new ExtractResult(0, 0, 0, 0, 0, 0, 0, 0),
                     Layers = diffIds.ToList(),
-                    RepoDigests = [repoDigest],
+                    RepoDigests = repoDigest is null ? [] : [repoDigest], // a loaded image has none
                 };
                 var tempName = $"{TempPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}";
                 var temp = Path.Combine(_imagesDir, tempName);
@@ -108,7 +108,7 @@ public sealed partial class ImageStore
                 }
             }
             var index = ReadIndex();
-            var repository = repoDigest[..repoDigest.IndexOf('@')];
+            repository ??= repoDigest is null ? ImageRecord.None : repoDigest[..repoDigest.IndexOf('@')];
             if (tag is not null)
                 index.Repositories[$"{repository}:{tag}"] = new TagEntry { Id = id, Created = created, Config = imageConfig };
             index.Released.Remove(id);

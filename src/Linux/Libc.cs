@@ -171,6 +171,8 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int fsetxattr(int fd, string name, byte* value, nint size, int flags);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint lgetxattr(string path, string name, byte* value, nint size);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int symlink(string target, string linkpath);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int chmod(string path, int mode);

@@ -37,6 +37,9 @@ public sealed partial class LayerStore
         digest.StartsWith("sha256:", StringComparison.Ordinal) && DigestHex().IsMatch(digest[7..]) ? digest[7..]
         : throw new ImageException($"invalid layer digest '{Display.Name(digest)}'");
 
+    /// <summary>The extracted layer (overlay whiteouts in it), for save and push to tar it again.</summary>
+    public string DiffDir(string diffId) => Path.Combine(LayerDir(diffId), "diff");
+
     public bool Has(string diffId) => File.Exists(Path.Combine(LayerDir(diffId), "layer.json"));
 
     public LayerInfo Info(string diffId) =>
@@ -71,8 +74,10 @@ public sealed partial class LayerStore
     /// <paramref name="diffId"/>, checking the uncompressed stream's digest; nothing stays if anything fails.
     /// The caller holds <see cref="LockLayer"/>.
     /// </summary>
-    public void Add(string blobFile, string blobDigest, string diffId)
+    public void Add(string blobFile, string blobDigest, string diffId, long maxUncompressedBytes = DefaultMaxLayerBytes)
     {
+        if (maxUncompressedBytes <= 0)
+            throw new ImageException($"max-layer-size must be a positive number of bytes, not {maxUncompressedBytes}");
         var hex = Hex(diffId);
         Directory.CreateDirectory(LayersDir);
         SweepLeftovers();
@@ -85,7 +90,8 @@ public sealed partial class LayerStore
             TarCompression compression;
             string actual;
             using (var tar = TarDecompressor.Open(blobFile, out compression))
-            using (var hashing = new DigestingStream(tar))
+            using (var capped = new SizeCappedStream(tar, maxUncompressedBytes))
+            using (var hashing = new DigestingStream(capped))
             {
                 try
                 {
@@ -198,6 +204,24 @@ public sealed partial class LayerStore
 
     [GeneratedRegex(@"^\.tmp-(\d+)-")]
     private static partial Regex TempNamePattern();
+
+    /// <summary>Default of <c>max-layer-size</c>: 64 GiB uncompressed.</summary>
+    public const long DefaultMaxLayerBytes = 64L << 30;
+
+    /// <summary>Stops a decompression bomb: a few KiB of gzip can expand to terabytes.</summary>
+    private sealed class SizeCappedStream(Stream inner, long limit) : ReadOnlyStream(inner)
+    {
+        private long _read;
+
+        public override int Read(Span<byte> buffer)
+        {
+            var n = Inner.Read(buffer);
+            _read += n;
+            if (_read > limit)
+                throw new ImageException($"expands to more than {limit} bytes uncompressed (max-layer-size in daemon.json); refused, nothing was stored");
+            return n;
+        }
+    }
 
     private sealed class DigestingStream(Stream inner) : ReadOnlyStream(inner)
     {

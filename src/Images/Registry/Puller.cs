@@ -143,7 +143,7 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
         progress.Layer(shortId, "Extracting", blob.Size, blob.Size);
         try
         {
-            layers.Add(partial, blob.Digest, diffId);
+            layers.Add(partial, blob.Digest, diffId, config.MaxLayerBytes);
         }
         finally
         {

@@ -127,6 +127,12 @@ public sealed class RegistryClient : IDisposable
                 await DownloadOnce(blob, partial, progress);
                 return;
             }
+            catch (Exception e) when (DiskFull.Is(e))
+            {
+                // Not transient: a retry would fill the disk again. The partial file goes, to give the space back.
+                File.Delete(partial);
+                throw new ImageException($"blob {blob.Digest}: writing '{partial}': {DiskFull.Describe(e)}; the partial download was removed", e);
+            }
             catch (Exception e) when (IsTransient(e) && attempt < _config.Attempts)
             {
                 await Task.Delay(Backoff(attempt));
@@ -359,6 +365,7 @@ public sealed class RegistryClient : IDisposable
     private static bool IsTransient(Exception e) => e switch
     {
         ImageException => false,
+        _ when DiskFull.Is(e) => false,
         HttpRequestException h => h.StatusCode is null or >= HttpStatusCode.InternalServerError or HttpStatusCode.TooManyRequests,
         TimeoutException or IOException => true,
         _ => false,

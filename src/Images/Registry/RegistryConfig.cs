@@ -22,6 +22,10 @@ public sealed class RegistryConfig
     /// <summary>Attempts per request on transient errors (connection failures, 5xx, 429, a cut transfer).</summary>
     [JsonPropertyName("registry-attempts")] public int Attempts { get; set; } = 4;
 
+    /// <summary>Largest uncompressed size of one layer's tar stream, in bytes (default 64 GiB: above any real image
+    /// layer, below what fills a disk unnoticed); a layer expanding past it (a gzip bomb) is refused.</summary>
+    [JsonPropertyName("max-layer-size")] public long MaxLayerBytes { get; set; } = Layers.LayerStore.DefaultMaxLayerBytes;
+
     public static RegistryConfig Load(string stateRoot)
     {
         var path = Path.Combine(stateRoot, "daemon.json");
