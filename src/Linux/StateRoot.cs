@@ -7,7 +7,7 @@ public static class StateRoot
     private static readonly string[] KernelFilesystems = ["/proc", "/sys", "/dev"];
 
     /// <summary>What minidocker makes directly under a state root.</summary>
-    private static readonly string[] OwnEntries = ["containers", "networks", "images", "trash", "config", "volumes"];
+    private static readonly string[] OwnEntries = ["containers", "networks", "images", "trash", "config", "volumes", "daemon.json"];
 
     /// <summary>Owner only: state holds secrets (-e values), containers' files (a setuid binary made in a container
     /// would run as root for whoever reaches it) and images, as Docker's /var/lib/docker is not for other users.</summary>

@@ -61,8 +61,8 @@ public sealed class FoundationTests : IDisposable
     [Fact]
     public void Unknown_verbs_and_flags_are_named_as_docker_names_them_and_flags_after_the_image_are_the_programs()
     {
-        var verb = _md.Run("stats");
-        AssertOneLineError(verb, 125, "'stats' is not a minidocker command");
+        var verb = _md.Run("statz");
+        AssertOneLineError(verb, 125, "'statz' is not a minidocker command");
         Assert.Contains("See 'minidocker --help'.", verb.Stderr);
         AssertOneLineError(_md.Run("foo", "bar"), 125, "'foo' is not a minidocker command");
         AssertOneLineError(_md.Run("network", "foo"), 125, "'network foo' is not a minidocker command");
