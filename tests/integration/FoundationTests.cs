@@ -70,7 +70,7 @@ public sealed class FoundationTests : IDisposable
         var flag = _md.Run("run", "--bogus", "busybox");
         AssertOneLineError(flag, 125, "unknown flag: --bogus");
         Assert.Contains("See 'minidocker run --help'.", flag.Stderr);
-        AssertOneLineError(_md.Run("run", "--memory", "1g", "busybox", "true"), 125, "unknown flag: --memory");
+        AssertOneLineError(_md.Run("run", "--frobnicate", "1g", "busybox", "true"), 125, "unknown flag: --frobnicate");
         AssertOneLineError(_md.Run("ps", "-x"), 125, "unknown shorthand flag: 'x' in -x");
         AssertOneLineError(_md.Run("ps", "--all=true", "--nope"), 125, "unknown flag: --nope");
 
