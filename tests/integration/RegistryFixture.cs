@@ -65,8 +65,22 @@ public sealed class LocalRegistry : IDisposable
     public string Log { get { lock (_log) return _log.ToString(); } }
 
     /// <summary>GET requests for one blob in the access log.</summary>
-    public int BlobGets(string digest) =>
-        Log.Split('\n').Count(l => l.Contains("\"GET /v2/") && l.Contains($"/blobs/{digest} "));
+    public int BlobGets(string digest)
+    {
+        // The access log comes through the registry's stderr pipe, read on another thread: a line can lag the response
+        // the client already has (seen under load). Wait, bounded, until the count is non-zero and stops changing.
+        int Count() => Log.Split('\n').Count(l => l.Contains("\"GET /v2/") && l.Contains($"/blobs/{digest} "));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        int last = Count();
+        while (DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(250);
+            int now = Count();
+            if (now == last && now > 0) return now;
+            last = now;
+        }
+        return last;
+    }
 
     /// <summary>The registry's file holding a blob, for tampering.</summary>
     public string BlobFile(string digest) =>
