@@ -110,6 +110,7 @@ public sealed class Rig : IDisposable
     {
         var leaks = Leaks(networksToo);
         Report.Count("leak checks");
+        Report.Count("leaks found (must be 0)", leaks.Count);
         Assert.True(leaks.Count == 0, "leaked: " + string.Join("; ", leaks));
     }
 
@@ -117,6 +118,8 @@ public sealed class Rig : IDisposable
     public void AssertStateParses()
     {
         var bad = StateFiles.Unparsable(Root);
+        Report.Count("state-file checks");
+        Report.Count("unparsable state files (must be 0)", bad.Count);
         Assert.True(bad.Count == 0, "unparsable state files: " + string.Join("; ", bad));
     }
 
