@@ -507,7 +507,7 @@ public abstract class NetworkTests(string firewall) : IDisposable
         // DNAT chain's rules are gone.
         if (firewall == "iptables")
         {
-            Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL",
+            Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-D", "PREROUTING", "!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL",
                 "-m", "comment", "--comment", "minidocker:base", "-j", "MINIDOCKER").Code);
             Assert.Equal(0, Sh.Try("iptables", "-t", "nat", "-F", "MINIDOCKER").Code);
         }
