@@ -24,8 +24,11 @@ public sealed class ConcurrencyTests : IDisposable
         const int Containers = 50, Contested = 5;
         var (net, _, _) = _rig.Network();
         // 40 containers with a port of their own, 10 in pairs on 5 ports: exactly one of each pair wins.
-        var ports = Enumerable.Range(0, Containers - 2 * Contested).Select(_ => HostPorts.Free()).ToList();
-        var contested = Enumerable.Range(0, Contested).Select(_ => HostPorts.Free()).ToList();
+        // Distinct: the kernel may hand HostPorts.Free() the same ephemeral port twice, which would contest it by accident.
+        var distinct = new HashSet<int>();
+        while (distinct.Count < Containers - Contested) distinct.Add(HostPorts.Free());
+        var ports = distinct.Take(Containers - 2 * Contested).ToList();
+        var contested = distinct.Skip(Containers - 2 * Contested).ToList();
         var wanted = ports.Concat(contested).Concat(contested).ToList();
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
