@@ -403,7 +403,19 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             if (any) fw.RemoveIfUnused();
         }
         foreach (string scope in roots.Scopes().Where(roots.IsGone)) gone.Add(scope);
-        foreach (string scope in gone) roots.ForgetScope(scope);
+        foreach (string scope in gone)
+        {
+            // The gone root's name server kept running with its config: stop it and remove both (its lock lived in
+            // the deleted root, so a lock of its own here, removed after).
+            var dns = new AardvarkDns(scope, Path.Combine(AardvarkDns.RunDirectory, $".orphan-{scope}.lock"));
+            if (Directory.Exists(dns.ConfigDirectory))
+            {
+                dns.Sync([], []);
+                File.Delete(Path.Combine(AardvarkDns.RunDirectory, $".orphan-{scope}.lock"));
+                removed.Add($"name server of root {roots.RootOf(scope)}");
+            }
+            roots.ForgetScope(scope);
+        }
         return new OrphanReport(removed, unknown.ToList());
     }
 

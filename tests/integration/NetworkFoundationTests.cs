@@ -246,6 +246,9 @@ public sealed class NetworkFoundationTests : IDisposable
         Assert.Empty(TaggedBridges(otherScope));
         Assert.DoesNotContain(otherScope, FirewallRules());
         Assert.False(File.Exists($"/run/minidocker/roots/{otherScope}"));
+        // Its name server (the other root's user network had a container) is stopped and its config gone.
+        Assert.False(Directory.Exists($"/run/minidocker/aardvark/{otherScope}"));
+        Assert.DoesNotContain($"/run/minidocker/aardvark/{otherScope}", Sh.Try("pgrep", "-af", "aardvark-dns").Out);
         // What is not an orphan stays: this root's network, the unknown root's bridge, the untagged bridge.
         Assert.True(LinkExists(ours));
         Assert.Contains($"minidocker:net:{scope}:{Net}", FirewallRules());
