@@ -472,8 +472,8 @@ public sealed partial class ImageStore
     [GeneratedRegex(@"^\.tmp-(\d+)-")]
     private static partial Regex TempNamePattern();
 
-    /// <summary>Hashes everything read through it.</summary>
-    private sealed class HashingStream(Stream inner) : ReadOnlyStream(inner)
+    /// <summary>Hashes everything read through it (the layer store's digests too).</summary>
+    internal sealed class HashingStream(Stream inner) : ReadOnlyStream(inner)
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 

@@ -91,7 +91,7 @@ public sealed partial class LayerStore
             string actual;
             using (var tar = TarDecompressor.Open(blobFile, out compression))
             using (var capped = new SizeCappedStream(tar, maxUncompressedBytes))
-            using (var hashing = new DigestingStream(capped))
+            using (var hashing = new ImageStore.HashingStream(capped))
             {
                 try
                 {
@@ -220,27 +220,6 @@ public sealed partial class LayerStore
             if (_read > limit)
                 throw new ImageException($"expands to more than {limit} bytes uncompressed (max-layer-size in daemon.json); refused, nothing was stored");
             return n;
-        }
-    }
-
-    private sealed class DigestingStream(Stream inner) : ReadOnlyStream(inner)
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = Inner.Read(buffer);
-            _hash.AppendData(buffer[..n]);
-            return n;
-        }
-
-        public string HexDigest() => Convert.ToHexStringLower(_hash.GetHashAndReset());
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                _hash.Dispose();
-            base.Dispose(disposing);
         }
     }
 }

@@ -241,7 +241,7 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
             int errno = LastErrno;
             if (errno != (int)Errno.EBUSY || DateTime.UtcNow > deadline)
                 throw new CgroupException($"cannot remove the cgroup of container {Short(containerId)}: {new SyscallException("rmdir", dir, errno).Message}");
-            if (attempt >= 10) KillMembers(dir);
+            if (attempt >= 10) CgroupTree.KillMembers(dir);
             Thread.Sleep(10);
         }
     }
@@ -251,16 +251,6 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
     {
         foreach (var parent in new[] { ScopeDirectory(h, scope), Path.Combine(h.Mount, Prefix) })
             if (unlinkat(AT_FDCWD, parent, AT_REMOVEDIR) == -1) break;
-    }
-
-    private static void KillMembers(string dir)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines(Path.Combine(dir, "cgroup.procs")))
-                if (int.TryParse(line, out int pid) && pid > 0) kill(pid, SIGKILL);
-        }
-        catch (IOException) { /* gone meanwhile */ }
     }
 
     public bool OomKilled(string containerId)

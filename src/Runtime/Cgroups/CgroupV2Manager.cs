@@ -155,7 +155,7 @@ internal static class CgroupTree
             if (unlinkat(AT_FDCWD, parent, AT_REMOVEDIR) == -1) break;
     }
 
-    private static void KillMembers(string dir)
+    public static void KillMembers(string dir)
     {
         try
         {
