@@ -7,9 +7,12 @@ public static class AtomicFile
     /// Temp file in the same directory, fsync, rename: a reader, or the state after a crash, sees the old content or
     /// the new, never half of it. <paramref name="fsyncDirectory"/> also makes the rename itself durable across a
     /// power cut; it costs a journal commit (~3 ms here), so callers that rewrite a file many times per command and
-    /// can recover from losing the last rename (container state) pass false. The temp file never outlives a failure.
+    /// can recover from losing the last rename (container state) pass false. <paramref name="fsyncFile"/> false skips the
+    /// data's fsync too: a killed process still leaves the old file or the new, but a power cut may leave the new name
+    /// with no data (a zero-length file), which the caller must read as "lost". The temp file never outlives a failure.
     /// </summary>
-    public static void Write(string path, ReadOnlySpan<byte> content, bool fsyncDirectory, int mode = 0b110_100_100)
+    public static void Write(string path, ReadOnlySpan<byte> content, bool fsyncDirectory, int mode = 0b110_100_100,
+        bool fsyncFile = true)
     {
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
@@ -22,7 +25,7 @@ public static class AtomicFile
                 fd.WriteAll(content[..(content.Length / 2)]);
                 FailPoint.AtWrite();
                 fd.WriteAll(content[(content.Length / 2)..]);
-                fd.Fsync();
+                if (fsyncFile) fd.Fsync();
             }
             File.Move(temp, path, overwrite: true);
         }

@@ -26,11 +26,9 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         var undo = new Stack<Action>();
         try
         {
-            // Before the init exists, so its undo runs after the init's kill and reap (a cgroup with a process in it
-            // cannot be removed); the undo first, as a half-made cgroup must go too.
+            // Pushed before the init exists, so it runs after the init's kill and reap (a cgroup with a process in it
+            // cannot be removed); removing a cgroup that was never made is a no-op.
             undo.Push(() => _cgroups.Remove(config.Id));
-            _cgroups.Create(config.Id, CgroupSpec.For(config));
-            FailPoint.Check("run.cgroup-made");
             var (reportRead, reportWrite) = Fd.Pipe();
             var (commandRead, commandWrite) = Fd.Pipe();
             undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });
@@ -39,7 +37,11 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             using (commandRead)
                 pid = SpawnInit(config, dir, stdio, reportWrite.Value, commandRead.Value);
             undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
-            // The init waits for "start" before the user's program runs, so the program never runs outside.
+            // The cgroups are made while the init starts up and mounts (as runc applies them after `runc init` is
+            // running): the init waits for "start" before the user's program runs and makes its cgroup namespace only
+            // then, so nothing of the container runs outside them.
+            _cgroups.Create(config.Id, CgroupSpec.For(config));
+            FailPoint.Check("run.cgroup-made");
             _cgroups.AddProcess(config.Id, pid);
             FailPoint.Check("run.init-spawned");
             var channel = new SyncChannel(reportRead.Value, commandWrite.Value);

@@ -51,6 +51,24 @@ public sealed class ContainerStoreTests : IDisposable
     }
 
     [Fact]
+    public void An_empty_state_file_left_by_a_power_cut_reads_as_exited_and_a_garbled_one_is_refused()
+    {
+        // state.json's data is not fsynced (SaveState): a power cut after the rename leaves the name with no data.
+        var c = _t.Add("powercut", new ContainerState { Status = ContainerStatus.Running, Pid = 4242 });
+        string path = Path.Combine(_t.Store.DirectoryOf(c.Id), "state.json");
+        File.WriteAllBytes(path, []);
+        var lost = _t.Store.LoadState(c.Id)!;
+        Assert.Equal(ContainerStatus.Exited, lost.Status);
+        Assert.Equal(0, lost.Pid);
+        Assert.Contains("lost in a system crash", lost.Error);
+        Assert.Equal(ContainerStatus.Exited, _t.Store.List().Single(e => e.Config.Id == c.Id).State.Status);
+
+        File.WriteAllText(path, "{\"Status\": ");
+        var corrupt = Assert.Throws<ContainerException>(() => _t.Store.LoadState(c.Id));
+        Assert.Contains("is corrupt", corrupt.Message);
+    }
+
+    [Fact]
     public void A_claim_on_a_removed_container_fails_even_if_the_lock_file_was_opened_before()
     {
         var c = _t.Add("gone", new ContainerState());

@@ -60,7 +60,7 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
             foreach (var h in hierarchies)
             {
                 string dir = DirectoryOf(h, containerId);
-                if (MakeDirectory(h, dir)) made.Add(dir);
+                if (CgroupTree.MakeDirectory(Chain(h, dir))) made.Add(dir);
                 if (h.Has("cpuset")) InheritCpuset(h, dir);
                 if (h.Has("devices")) SetDevices(dir, spec.Devices, containerId);
             }
@@ -186,7 +186,7 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
 
     public void AddProcess(string containerId, int pid)
     {
-        foreach (var h in hierarchies) Join(DirectoryOf(h, containerId), pid, Short(containerId));
+        foreach (var h in hierarchies) CgroupTree.Join(DirectoryOf(h, containerId), pid, Short(containerId));
     }
 
     public void AddProcessBeside(int memberPid, int pid)
@@ -208,14 +208,8 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
         {
             if (!where.TryGetValue(h, out var relative))
                 throw new CgroupException($"cannot find the {string.Join(',', h.Controllers)} cgroup of process {memberPid}");
-            Join(h.Mount + relative, pid, $"process {memberPid}");
+            CgroupTree.Join(h.Mount + relative, pid, $"process {memberPid}");
         }
-    }
-
-    private static void Join(string dir, int pid, string whose)
-    {
-        try { Write(Path.Combine(dir, "cgroup.procs"), pid.ToString(CultureInfo.InvariantCulture), "cgroup-join"); }
-        catch (SyscallException e) { throw new CgroupException($"cannot move process {pid} into the cgroup of {whose}: {e.Message}", e); }
     }
 
     public void Remove(string containerId)
@@ -223,33 +217,19 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
         CgroupException? first = null;
         foreach (var h in hierarchies)
         {
-            try { RemoveDirectory(DirectoryOf(h, containerId), containerId); }
-            catch (CgroupException e) { first ??= e; } // the other controllers' directories still go
-            RemoveEmptyParents(h);
+            // The other controllers' directories still go when one cannot.
+            try { CgroupTree.Remove(DirectoryOf(h, containerId), ParentsOf(h), Short(containerId)); }
+            catch (CgroupException e) { first ??= e; }
         }
         if (first is not null) throw first;
     }
 
-    private static void RemoveDirectory(string dir, string containerId)
-    {
-        // The init is reaped, but the rest of its pid namespace (exec'd processes) is killed by the kernel just after:
-        // rmdir says EBUSY until the last of them has left. After a grace period, what is still there is killed.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        for (int attempt = 0; ; attempt++)
-        {
-            if (unlinkat(AT_FDCWD, dir, AT_REMOVEDIR) == 0 || LastErrno == ENOENT) return;
-            int errno = LastErrno;
-            if (errno != (int)Errno.EBUSY || DateTime.UtcNow > deadline)
-                throw new CgroupException($"cannot remove the cgroup of container {Short(containerId)}: {new SyscallException("rmdir", dir, errno).Message}");
-            if (attempt >= 10) CgroupTree.KillMembers(dir);
-            Thread.Sleep(10);
-        }
-    }
+    private string[] ParentsOf(V1Hierarchy h) => [ScopeDirectory(h, scope), Path.Combine(h.Mount, Prefix)];
 
-    /// <summary>The shared parents go with their last child; a concurrent Create recreates them (see MakeDirectory).</summary>
+    /// <summary>The shared parents go with their last child; a concurrent Create recreates them (see CgroupTree.MakeDirectory).</summary>
     private void RemoveEmptyParents(V1Hierarchy h)
     {
-        foreach (var parent in new[] { ScopeDirectory(h, scope), Path.Combine(h.Mount, Prefix) })
+        foreach (var parent in ParentsOf(h))
             if (unlinkat(AT_FDCWD, parent, AT_REMOVEDIR) == -1) break;
     }
 
@@ -316,27 +296,7 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
         return result;
     }
 
-    /// <summary>mkdir -p, started over when a parent vanishes under it (another container's Remove took its last
-    /// child out). True when it made the leaf itself.</summary>
-    private bool MakeDirectory(V1Hierarchy h, string dir)
-    {
-        if (KernelFailPoint.Injected("cgroup")) throw new SyscallException("mkdir", dir, (int)Errno.EPERM);
-        string[] chain = [Path.Combine(h.Mount, Prefix), ScopeDirectory(h, scope), dir];
-        for (int attempt = 0; attempt < 10; attempt++)
-        {
-            int made = 0;
-            bool leafMade = false;
-            for (; made < chain.Length; made++)
-            {
-                if (mkdirat(AT_FDCWD, chain[made], 0x1ED /* 0755 */) == 0) { leafMade = made == chain.Length - 1; continue; }
-                if (LastErrno == EEXIST) continue;
-                if (LastErrno == ENOENT && made > 0) break;
-                throw new SyscallException("mkdir", chain[made], LastErrno);
-            }
-            if (made == chain.Length) return leafMade;
-        }
-        throw new SyscallException("mkdir", dir, ENOENT);
-    }
+    private string[] Chain(V1Hierarchy h, string dir) => [Path.Combine(h.Mount, Prefix), ScopeDirectory(h, scope), dir];
 
     private static void Write(string path, string value, string failPoint)
     {
@@ -348,5 +308,5 @@ internal sealed class CgroupV1Manager(IReadOnlyList<V1Hierarchy> hierarchies, st
 
     private static string Num(long n) => n.ToString(CultureInfo.InvariantCulture);
 
-    private static string Short(string id) => id.Length > 12 ? id[..12] : id;
+    private static string Short(string id) => CgroupTree.Short(id);
 }

@@ -86,20 +86,22 @@ internal static class CgroupTree
     public static string Short(string id) => id.Length > 12 ? id[..12] : id;
 
     /// <summary>mkdir -p of <paramref name="chain"/> (each the parent of the next), started over when a parent
-    /// vanishes under it (another container's Remove took its last child out).</summary>
-    public static void MakeDirectory(string[] chain)
+    /// vanishes under it (another container's Remove took its last child out). True when it made the leaf itself.</summary>
+    public static bool MakeDirectory(string[] chain)
     {
         if (KernelFailPoint.Injected("cgroup")) throw new SyscallException("mkdir", chain[^1], (int)Errno.EPERM);
         for (int attempt = 0; attempt < 10; attempt++)
         {
             int made = 0;
+            bool leafMade = false;
             for (; made < chain.Length; made++)
             {
-                if (mkdirat(AT_FDCWD, chain[made], 0x1ED /* 0755 */) == 0 || LastErrno == EEXIST) continue;
+                if (mkdirat(AT_FDCWD, chain[made], 0x1ED /* 0755 */) == 0) { leafMade = made == chain.Length - 1; continue; }
+                if (LastErrno == EEXIST) continue;
                 if (LastErrno == ENOENT && made > 0) break;
                 throw new SyscallException("mkdir", chain[made], LastErrno);
             }
-            if (made == chain.Length) return;
+            if (made == chain.Length) return leafMade;
         }
         throw new SyscallException("mkdir", chain[^1], ENOENT);
     }
