@@ -5,14 +5,15 @@ namespace MiniDocker.Images;
 
 /// <summary>How a container of this image starts, as set by <c>image import -c</c>.</summary>
 public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env, string? WorkingDir, string[] ExposedPorts,
-    string? User = null, string? StopSignal = null, IReadOnlyDictionary<string, string>? Labels = null)
+    string? User = null, string? StopSignal = null, IReadOnlyDictionary<string, string>? Labels = null,
+    string[]? Volumes = null)
 {
     public static ImageConfig Empty { get; } = new([], [], [], null, []);
 
     /// <summary>
     /// Applies Docker's <c>--change</c> subset, in order: CMD and ENTRYPOINT (JSON array, or shell form run by
     /// /bin/sh -c), ENV (K=V pairs, or the legacy "K V"), WORKDIR (relative paths extend the previous one) and
-    /// EXPOSE (port[/tcp|/udp]).
+    /// EXPOSE (port[/tcp|/udp]) and VOLUME (JSON array or paths).
     /// </summary>
     public static ImageConfig FromChanges(IReadOnlyList<string> changes)
     {
@@ -38,8 +39,8 @@ public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env
         var instruction = (split < 0 ? trimmed : trimmed[..split]).ToUpperInvariant();
         var argument = split < 0 ? "" : trimmed[(split + 1)..].Trim();
         if (instruction.Length == 0)
-            throw new ImageException("empty change: expected CMD, ENTRYPOINT, ENV, WORKDIR or EXPOSE");
-        if (argument.Length == 0 && instruction is "CMD" or "ENTRYPOINT" or "ENV" or "WORKDIR" or "EXPOSE")
+            throw new ImageException("empty change: expected CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE or VOLUME");
+        if (argument.Length == 0 && instruction is "CMD" or "ENTRYPOINT" or "ENV" or "WORKDIR" or "EXPOSE" or "VOLUME")
             throw new ImageException($"change '{change}': {instruction} needs an argument");
 
         return instruction switch
@@ -49,8 +50,9 @@ public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env
             "ENV" => this with { Env = MergeEnv(Env, EnvPairs(argument, change)) },
             "WORKDIR" => this with { WorkingDir = argument.StartsWith('/') ? argument : Path.Join(WorkingDir ?? "/", argument) },
             "EXPOSE" => this with { ExposedPorts = ExposedPorts.Concat(Ports(argument, change)).Distinct().ToArray() },
+            "VOLUME" => this with { Volumes = (Volumes ?? []).Concat(VolumePaths(argument, change)).Distinct().ToArray() },
             _ => throw new ImageException(
-                $"change '{change}': unsupported instruction '{instruction}' (allowed: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)"),
+                $"change '{change}': unsupported instruction '{instruction}' (allowed: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, VOLUME)"),
         };
     }
 
@@ -116,6 +118,17 @@ public sealed record ImageConfig(string[] Cmd, string[] Entrypoint, string[] Env
                 throw new ImageException($"change '{change}': invalid port '{spec}' (expected 1-65535[/tcp|/udp])");
             return $"{number}/{protocol}";
         }).ToList();
+
+    /// <summary>VOLUME ["/a", "/b"] or VOLUME /a /b: absolute paths (a container gets an anonymous volume at each).</summary>
+    private static List<string> VolumePaths(string argument, string change)
+    {
+        var paths = argument.StartsWith('[') ? CommandLine(argument) : ShellWords(argument, change).ToArray();
+        if (paths is ["/bin/sh", "-c", _]) throw new ImageException($"change '{change}': VOLUME expects a JSON array of strings or paths");
+        foreach (var path in paths)
+            if (!path.StartsWith('/') || path.Contains(':'))
+                throw new ImageException($"change '{change}': volume path '{path}' must be absolute and contain no ':'");
+        return paths.ToList();
+    }
 
     /// <summary>Splits on unquoted whitespace, honouring "double" and 'single' quotes and backslash escapes.</summary>
     private static List<string> ShellWords(string text, string change)

@@ -50,7 +50,7 @@ public sealed partial class ImageStore
             string.IsNullOrEmpty(c.WorkingDir) ? null : c.WorkingDir,
             c.ExposedPorts?.Keys.Select(p => p.Contains('/') ? p : p + "/tcp").ToArray() ?? [],
             string.IsNullOrEmpty(c.User) ? null : c.User, string.IsNullOrEmpty(c.StopSignal) ? null : c.StopSignal,
-            c.Labels);
+            c.Labels, c.Volumes?.Keys.Order(StringComparer.Ordinal).ToArray());
     }
 
     /// <summary>

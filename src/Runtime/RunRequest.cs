@@ -45,7 +45,8 @@ public sealed record RunRequest
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
 public sealed record ImageDefaults(string Id, string RootfsPath, IReadOnlyList<string> Cmd,
     IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Env, string? WorkingDir,
-    IReadOnlyList<string>? LowerDirs = null, string? User = null, string? StopSignal = null);
+    IReadOnlyList<string>? LowerDirs = null, string? User = null, string? StopSignal = null,
+    IReadOnlyList<string>? Volumes = null);
 
 /// <summary>Docker's rules for turning a request and an image into a container's configuration.</summary>
 public static partial class ContainerConfigFactory
@@ -84,6 +85,7 @@ public static partial class ContainerConfigFactory
         // The filter's capability rules follow the set the program gets; --privileged runs without one (Docker).
         var security = Security.SecurityOptions.Build(request.SecurityOpt, capabilities, request.Privileged);
         var mounts = Volumes.MountParser.ParseAll(request.Volumes, request.Mounts, request.Tmpfs, Environment.CurrentDirectory);
+        mounts.AddRange(ImageVolumes(image.Volumes ?? [], mounts));
         if (request.Init && !File.Exists(Init.UserMounts.TiniStatic))
             throw new ContainerException($"--init needs {Init.UserMounts.TiniStatic}: install Debian's tini package (apt-get install tini)");
         return new ContainerConfig
@@ -121,6 +123,23 @@ public static partial class ContainerConfigFactory
             ReadOnlyRootfs = request.ReadOnly,
             Init = request.Init,
         };
+    }
+
+    /// <summary>The image's VOLUME paths that no -v/--mount/--tmpfs of the user already covers: an anonymous volume each,
+    /// filled from the image's files there on first use, and removed by `rm -v` and `--rm` (as Docker).</summary>
+    private static List<Volumes.MountSpec> ImageVolumes(IReadOnlyList<string> paths, IReadOnlyList<Volumes.MountSpec> userMounts)
+    {
+        static string Normal(string p) => "/" + string.Join('/', p.Split('/', StringSplitOptions.RemoveEmptyEntries));
+        var taken = userMounts.Select(m => Normal(m.Target)).ToHashSet(StringComparer.Ordinal);
+        // Not through -v's parser: an image's "/x:/etc" must never read as a bind of the host's /x.
+        return paths.Where(p => !taken.Contains(Normal(p))).Select(Normal).Distinct()
+            .Select(p => new Volumes.MountSpec
+            {
+                Type = Volumes.MountType.Volume,
+                Anonymous = true,
+                Target = Volumes.MountParser.CheckDestination(p, Volumes.MountType.Volume,
+                    why => new ContainerException($"the image's volume '{p}' is invalid: {why}")),
+            }).ToList();
     }
 
     /// <summary>--env-file first, then -e, in order; `-e NAME` without a value takes the host's NAME if it is set.</summary>

@@ -11,6 +11,18 @@ public sealed class ImageConfigTests
     }
 
     [Fact]
+    public void VolumeTakesAJsonArrayOrPathsAndRefusesRelativeOnesAndColons()
+    {
+        var config = ImageConfig.FromChanges(["VOLUME [\"/data\", \"/logs\"]", "volume /cache /data"]);
+        Assert.Equal(["/data", "/logs", "/cache"], config.Volumes!);
+
+        Assert.Contains("must be absolute", Assert.Throws<ImageException>(() => ImageConfig.FromChanges(["VOLUME data"])).Message);
+        // An image's volume must never read as -v's "host:container" (a bind of the host's /etc).
+        Assert.Contains("no ':'", Assert.Throws<ImageException>(() => ImageConfig.FromChanges(["VOLUME /x:/etc"])).Message);
+        Assert.Contains("JSON array", Assert.Throws<ImageException>(() => ImageConfig.FromChanges(["VOLUME [/a"])).Message);
+    }
+
+    [Fact]
     public void CmdShellFormRunsThroughBinSh()
     {
         var config = ImageConfig.FromChanges(["cmd echo $HOME && ls"]);

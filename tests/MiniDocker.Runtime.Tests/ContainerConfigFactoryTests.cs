@@ -15,6 +15,21 @@ public sealed class ContainerConfigFactoryTests
     }
 
     [Fact]
+    public void The_images_volumes_become_anonymous_volumes_except_where_the_user_mounts_something()
+    {
+        var image = Busybox with { Volumes = ["/data", "/cache/", "/x:/etc"] };
+        var c = ContainerConfigFactory.Create(new RunRequest { Image = "b", Volumes = ["/srv/host:/cache"] }, image, _ => null);
+        var cache = Assert.Single(c.Mounts, m => m.Target == "/cache");
+        Assert.Equal(Volumes.MountType.Bind, cache.Type);
+        var data = Assert.Single(c.Mounts, m => m.Target == "/data");
+        Assert.True(data.IsVolume && data.Anonymous);
+        // A colon in an image's volume is part of the path, never -v's "host:container".
+        var odd = Assert.Single(c.Mounts, m => m.Target == "/x:/etc");
+        Assert.True(odd.IsVolume && odd.Anonymous && odd.Source.Length == 0);
+        Assert.DoesNotContain(c.Mounts, m => m.Type == Volumes.MountType.Bind && m.Target == "/etc");
+    }
+
+    [Fact]
     public void Entrypoint_flag_drops_the_images_cmd_like_docker()
     {
         var c = ContainerConfigFactory.Create(new RunRequest { Image = "b", Entrypoint = "/bin/date" }, Busybox, _ => null);

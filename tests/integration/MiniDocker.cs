@@ -125,6 +125,36 @@ public sealed class MiniDocker : IDisposable
         foreach (var (pid, _, _) in leaked) Process.Start("kill", ["-9", pid.ToString()])?.WaitForExit();
         if (leaked.Count > 0)
             throw new InvalidOperationException("rm -f left processes running: " + string.Join(", ", leaked.Select(p => $"{p.Pid} ({p.What})")));
+        // The root's name server goes with its last network that needs it: one still serving after `network rm` of
+        // them all is a leak too (a test that deleted its root by hand must run `network reconcile --orphans`).
+        var dns = AardvarkServers(Root);
+        if (dns.Count > 0)
+        {
+            foreach (int pid in dns) Process.Start("kill", ["-9", pid.ToString()])?.WaitForExit();
+            try { Directory.Delete(AardvarkDirectory(Root), recursive: true); } catch (IOException) { }
+            throw new InvalidOperationException($"network rm left this root's aardvark-dns running: pid {string.Join(", ", dns)}");
+        }
+    }
+
+    /// <summary>Where the runtime keeps a root's aardvark-dns config (AardvarkDns.RunDirectory/SCOPE).</summary>
+    public static string AardvarkDirectory(string root) => Path.Combine("/run/minidocker/aardvark", StateRoots.ScopeOf(root));
+
+    /// <summary>aardvark-dns processes serving this root (started with --config AardvarkDirectory).</summary>
+    public static List<int> AardvarkServers(string root)
+    {
+        string config = AardvarkDirectory(root);
+        var found = new List<int>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            string[] argv;
+            try { argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0'); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            int at = Array.IndexOf(argv, "--config");
+            if (argv.Length > 0 && Path.GetFileName(argv[0]) == "aardvark-dns" && at >= 0 && at + 1 < argv.Length && argv[at + 1] == config)
+                found.Add(pid);
+        }
+        return found;
     }
 
     /// <summary>Each container's recorded program and monitor, with the start time that tells them from a reused pid.</summary>

@@ -51,6 +51,31 @@ public sealed class VolumeTests : IDisposable
     }
 
     [Fact]
+    public void An_images_VOLUME_is_an_anonymous_volume_filled_from_the_image_and_removed_with_rm_v()
+    {
+        Ok("run", "--name", "seed", "--net", "none", "busybox", "sh", "-c", "mkdir /data && echo from-image > /data/seed");
+        Ok("commit", "-c", "VOLUME /data", "seed", "withvol");
+        Ok("rm", "seed");
+        var inspect = JsonDocument.Parse(Ok("image", "inspect", "withvol").Stdout).RootElement[0];
+        Assert.True(inspect.GetProperty("Config").GetProperty("Volumes").TryGetProperty("/data", out _));
+
+        // /data is a mount of its own, filled from the image's /data on first use, as Docker does.
+        Ok("run", "-d", "--name", "user", "--net", "none", "withvol", "sleep", "60");
+        Assert.Equal("from-image", Ok("exec", "user", "cat", "/data/seed").Stdout.Trim());
+        Assert.Contains(" /data ", Ok("exec", "user", "cat", "/proc/mounts").Stdout);
+        Ok("exec", "user", "sh", "-c", "echo written > /data/new");
+        var volume = Assert.Single(Ok("volume", "ls", "-q").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("written", File.ReadAllText(Path.Combine(Data(volume), "new")).Trim());
+        // The user's own mount at the path takes its place.
+        Assert.Equal("", Ok("run", "--rm", "--net", "none", "--tmpfs", "/data", "withvol", "ls", "/data").Stdout.Trim());
+        Ok("rm", "-f", "-v", "user");
+        Assert.Equal("", Ok("volume", "ls", "-q").Stdout.Trim());
+        // --rm takes the image's anonymous volume too.
+        Ok("run", "--rm", "--net", "none", "withvol", "true");
+        Assert.Equal("", Ok("volume", "ls", "-q").Stdout.Trim());
+    }
+
+    [Fact]
     public void Read_only_mounts_refuse_writes_with_EROFS_and_rw_allows_them()
     {
         File.WriteAllText(Path.Combine(_host, "f"), "host\n");

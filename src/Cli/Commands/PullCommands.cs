@@ -131,6 +131,7 @@ public static class PullCommands
             ["WorkingDir"] = c.WorkingDir ?? "",
             ["Labels"] = c.Labels is null ? null : new JsonObject(c.Labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))),
             ["StopSignal"] = c.StopSignal,
+            ["Volumes"] = c.Volumes is not { Length: > 0 } v ? null : new JsonObject(v.Select(e => KeyValuePair.Create(e, (JsonNode?)new JsonObject()))),
         };
         var diffIds = store.LayerDiffIds(image);
         return new JsonObject

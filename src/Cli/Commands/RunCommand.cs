@@ -134,7 +134,8 @@ public static class RunCommand
         var lowers = images.LowerDirs(image);
         var defaults = new ImageDefaults(image.Id, lowers[0], image.Config.Cmd,
             image.Config.Entrypoint, image.Config.Env, image.Config.WorkingDir,
-            lowers.Count > 1 || images.LayerDiffIds(image) is not null ? lowers : null, image.Config.User, image.Config.StopSignal);
+            lowers.Count > 1 || images.LayerDiffIds(image) is not null ? lowers : null, image.Config.User, image.Config.StopSignal,
+            image.Config.Volumes);
         var config = ContainerConfigFactory.Create(request, defaults, Environment.GetEnvironmentVariable);
         MiniDocker.Runtime.Cgroups.ResourceLimits.CheckAvailable(config.Resources);
 

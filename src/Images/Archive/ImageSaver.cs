@@ -173,6 +173,8 @@ public sealed class ImageSaver(ImageStore store)
         if (c.Labels is { Count: > 0 } labels)
             settings["Labels"] = new JsonObject(labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value)));
         if (c.StopSignal is { } signal) settings["StopSignal"] = signal;
+        if (c.Volumes is { Length: > 0 } volumes)
+            settings["Volumes"] = new JsonObject(volumes.Select(v => KeyValuePair.Create(v, (JsonNode?)new JsonObject())));
         return settings;
     }
 
