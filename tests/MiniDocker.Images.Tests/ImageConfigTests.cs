@@ -66,7 +66,7 @@ public sealed class ImageConfigTests
     }
 
     [Theory]
-    [InlineData("RUN apt-get update", "change 'RUN apt-get update': unsupported instruction 'RUN' (allowed: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)")]
+    [InlineData("RUN apt-get update", "change 'RUN apt-get update': unsupported instruction 'RUN' (allowed: CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, VOLUME)")]
     [InlineData("EXPOSE 70000", "change 'EXPOSE 70000': invalid port '70000' (expected 1-65535[/tcp|/udp])")]
     [InlineData("EXPOSE 80/sctp", "change 'EXPOSE 80/sctp': invalid port '80/sctp' (expected 1-65535[/tcp|/udp])")]
     [InlineData("CMD", "change 'CMD': CMD needs an argument")]

@@ -13,7 +13,7 @@ public static class CommitCommand
 
     public static Command CreateCommit(string verb)
     {
-        var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)" };
+        var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, VOLUME)" };
         var message = new Option<string>("--message", "-m") { Description = "Commit message" };
         var author = new Option<string>("--author", "-a") { Description = "Author" };
         var container = new Argument<string>("CONTAINER");

@@ -21,7 +21,7 @@ public static class ImageCommands
         var ls = new Command("ls", "List images") { Format, Digests };
         ls.SetAction(List);
 
-        var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE)" };
+        var change = new Option<string[]>("--change", "-c") { Description = "Apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, EXPOSE, VOLUME)" };
         var file = new Argument<string>("FILE") { Description = "Root filesystem tarball: plain, gzip, xz, bzip2 or zstd" };
         var reference = new Argument<string>("NAME[:TAG]");
         var import = new Command("import", "Import a root filesystem tarball as an image") { change, file, reference };
