@@ -24,6 +24,10 @@ public sealed class Pusher(ImageStore store, RegistryConfig config, TextWriter o
     private const string ConfigMediaType = "application/vnd.docker.container.image.v1+json";
     private const string LayerMediaType = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
+    /// <summary>Go's JSON readers (the registry, skopeo) parse times from the raw string: '+' must not become \u002B.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions GoJson =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private sealed record Packed(string File, string Digest, long Size, string DiffId);
 
     /// <summary>Pushes <paramref name="text"/>; returns the manifest digest (what a pull of it shows).</summary>
@@ -63,7 +67,7 @@ public sealed class Pusher(ImageStore store, RegistryConfig config, TextWriter o
                 ["config"] = Descriptor(ConfigMediaType, configDigest, configBytes.Length),
                 ["layers"] = new JsonArray(layers.Select(l => (JsonNode)Descriptor(LayerMediaType, l.Digest, l.Size)).ToArray()),
             };
-            var manifestBytes = Encoding.UTF8.GetBytes(manifest.ToJsonString());
+            var manifestBytes = Encoding.UTF8.GetBytes(manifest.ToJsonString(GoJson));
             var digest = await client.PutManifest(tag, ManifestMediaType, manifestBytes);
             output.WriteLine($"{tag}: digest: {digest} size: {manifestBytes.Length}");
             // As Docker: the local image now knows its registry digest (when what was pushed is this image).
@@ -114,7 +118,7 @@ public sealed class Pusher(ImageStore store, RegistryConfig config, TextWriter o
     {
         var document = ImageSaver.ConfigObject(store, image);
         document["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(diffIds.Select(d => (JsonNode)d).ToArray()) };
-        return Encoding.UTF8.GetBytes(document.ToJsonString());
+        return Encoding.UTF8.GetBytes(document.ToJsonString(GoJson));
     }
 
     private static JsonObject Descriptor(string mediaType, string digest, long size) => new()
