@@ -446,6 +446,8 @@ public sealed partial class RegistryClient : IDisposable
         {
             if (response.StatusCode == HttpStatusCode.Unauthorized && credentials is not null)
                 throw new ImageException($"unauthorized: incorrect username or password (token server {realmUri.Authority})");
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+                throw new ImageException($"unauthorized: the token server {realmUri.Authority} wants credentials (run `minidocker login {_domain}`)");
             if (!response.IsSuccessStatusCode)
                 throw new ImageException($"token from {realmUri.Authority}: answered {(int)response.StatusCode}");
             var body = await response.Content.ReadAsByteArrayAsync(headers.Token);
