@@ -44,6 +44,9 @@ public sealed partial class RegistryPushTests : IDisposable
     public void A_pushed_image_is_read_by_skopeo_pulled_into_a_fresh_root_and_runs_and_a_second_push_sends_nothing()
     {
         var reference = $"{_registry.Host}/pushed/bb:1";
+        var missing = _md.Run("push", reference);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal($"minidocker: An image does not exist locally with the tag: {_registry.Host}/pushed/bb", missing.Stderr.Trim());
         Assert.Equal(0, _md.Run("tag", "busybox", reference).ExitCode);
         var push = _md.Run("push", reference);
         Assert.True(push.ExitCode == 0, push.ToString());
