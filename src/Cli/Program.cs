@@ -22,7 +22,7 @@ foreach (var command in new[]
              RunCommand.Create(), PsCommand.Create(), RmCommand.Create(), LogsCommand.Create(),
              ImageCommands.CreateImages(), ImageCommands.CreateImage(), ImageCommands.CreateRmi(), InternalCommands.CreateMonitor(),
              UpdateCommand.Create(), StatsCommand.Create(), VolumeCommands.Create(),
-         }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()).Concat(PullCommands.Create()).Concat(SaveCommand.Create()).Concat(LoadCommand.Create()).Concat(CommitCommand.Create()).Concat(ExportCommand.Create()))
+         }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()).Concat(PullCommands.Create()).Concat(SaveCommand.Create()).Concat(LoadCommand.Create()).Concat(CommitCommand.Create()).Concat(ExportCommand.Create()).Concat(RegistryAuthCommands.Create()))
     root.Subcommands.Add(command);
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.First(c => c.Name == "network").Subcommands.Add(NetworkTraceCommand.Create());

@@ -32,6 +32,9 @@ public sealed class MiniDocker : IDisposable
 
     public string Root { get; }
 
+    /// <summary>Where `login` keeps this root's credentials (config.json), as $DOCKER_CONFIG.</summary>
+    public string DockerConfig => Path.Combine(Root, "docker-config");
+
     private readonly string? _firewall;
     private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly string? _launcher;
@@ -88,6 +91,8 @@ public sealed class MiniDocker : IDisposable
             StandardOutputEncoding = Encoding.UTF8,
         };
         if (_firewall is not null) psi.Environment["MINIDOCKER_FIREWALL"] = _firewall;
+        // login's credentials go to this root's own DOCKER_CONFIG: a test never writes the real ~/.docker.
+        psi.Environment["DOCKER_CONFIG"] = DockerConfig;
         foreach (var (name, value) in _environment) psi.Environment[name] = value;
         if (_launcher is not null) psi.ArgumentList.Add(Binary);
         psi.ArgumentList.Add("--root");

@@ -21,11 +21,42 @@ public sealed class LocalRegistry : IDisposable
     public string Host => $"127.0.0.1:{Port}";
     public string Storage => Path.Combine(Dir, "storage");
 
-    public LocalRegistry()
+    /// <summary>What a test asks of its registry: TLS with a CA of its own, and htpasswd or token authentication.</summary>
+    public RegistryOptions Options { get; }
+
+    /// <summary>With TLS: the certs.d directory (HOST:PORT/ca.crt) a root's daemon.json names as certs-dir.</summary>
+    public string CertsDir => Path.Combine(Dir, "certs.d");
+
+    /// <summary>With token authentication: the token issuer the registry trusts.</summary>
+    public RegistryTokenIssuer? TokenIssuer { get; }
+
+    public LocalRegistry() : this(new RegistryOptions())
     {
+    }
+
+    public LocalRegistry(RegistryOptions options)
+    {
+        Options = options;
         Directory.CreateDirectory(Storage);
         Port = HostPorts.Free();
         var config = Path.Combine(Dir, "config.yml");
+        var extra = new StringBuilder();
+        if (options.Tls)
+        {
+            var (cert, key) = TestCertificates.ServerFor(Dir, CertsDir, Host);
+            extra.Append($"\n  tls:\n    certificate: {cert}\n    key: {key}");
+        }
+        if (options.Auth == RegistryAuthKind.Htpasswd)
+        {
+            var htpasswd = Path.Combine(Dir, "htpasswd");
+            File.WriteAllText(htpasswd, $"{options.User}:{TestCertificates.Bcrypt(options.Password)}\n");
+            extra.Append($"\nauth:\n  htpasswd:\n    realm: test-realm\n    path: {htpasswd}");
+        }
+        else if (options.Auth == RegistryAuthKind.Token)
+        {
+            TokenIssuer = new RegistryTokenIssuer(Dir, options.User, options.Password);
+            extra.Append($"\nauth:\n  token:\n    realm: {TokenIssuer.Realm}\n    service: {RegistryTokenIssuer.Service}\n    issuer: {RegistryTokenIssuer.Issuer}\n    rootcertbundle: {TokenIssuer.CertificateFile}");
+        }
         File.WriteAllText(config, $"""
             version: 0.1
             log:
@@ -39,7 +70,7 @@ public sealed class LocalRegistry : IDisposable
                 enabled: true
             http:
               addr: {Host}
-            """);
+            """ + extra + "\n");
         var psi = new ProcessStartInfo("docker-registry", ["serve", config])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         _process = Process.Start(psi)!;
@@ -47,11 +78,14 @@ public sealed class LocalRegistry : IDisposable
         _process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        // Any HTTP answer means it serves (401 with authentication; the test CA is not trusted by this probe).
+        using var probe = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true })
+        { Timeout = TimeSpan.FromSeconds(3) };
         for (var i = 0; i < 100; i++)
         {
             try
             {
-                HostPorts.Fetch($"http://{Host}/v2/");
+                using var answer = probe.GetAsync($"{Scheme}://{Host}/v2/").GetAwaiter().GetResult();
                 return;
             }
             catch (Exception)
@@ -63,6 +97,13 @@ public sealed class LocalRegistry : IDisposable
     }
 
     public string Log { get { lock (_log) return _log.ToString(); } }
+
+    public string Scheme => Options.Tls ? "https" : "http";
+
+    /// <summary>skopeo's flags for this registry as a source or destination ("src" or "dest").</summary>
+    public string[] SkopeoFlags(string side) =>
+        Options.Auth == RegistryAuthKind.None ? [$"--{side}-tls-verify=false"]
+        : [$"--{side}-tls-verify=false", $"--{side}-creds={Options.User}:{Options.Password}"];
 
     /// <summary>GET requests for one blob in the access log.</summary>
     public int BlobGets(string digest)
@@ -88,7 +129,8 @@ public sealed class LocalRegistry : IDisposable
 
     public void Push(OciLayout layout, string name, string tag, bool all = false)
     {
-        var args = new List<string> { "copy", "--dest-tls-verify=false", "--preserve-digests" };
+        var args = new List<string> { "copy", "--preserve-digests" };
+        args.AddRange(SkopeoFlags("dest"));
         if (all) args.Add("--all");
         args.AddRange([$"oci:{layout.Dir}:{tag}", $"docker://{Host}/{name}:{tag}"]);
         var psi = new ProcessStartInfo("skopeo", args) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -103,6 +145,7 @@ public sealed class LocalRegistry : IDisposable
     {
         try { _process.Kill(); _process.WaitForExit(5000); } catch (InvalidOperationException) { }
         _process.Dispose();
+        TokenIssuer?.Dispose();
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
     }
 }

@@ -35,6 +35,7 @@ public static class ImageCommands
         var image = new Command("image", "Manage images") { import, ls, CreateRemove("rm") };
         foreach (var subcommand in PullCommands.ImageSubcommands())
             image.Subcommands.Add(subcommand);
+        image.Subcommands.Add(RegistryAuthCommands.CreatePush("push"));
         return image;
     }
 

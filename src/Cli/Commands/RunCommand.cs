@@ -50,7 +50,7 @@ public static class RunCommand
         var command = new Command("run", "Create and run a new container from an image")
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
-            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Volume, Mount, Tmpfs, ReadOnly, Init,
+            Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Volume, Mount, Tmpfs, ReadOnly, Init, PullPolicy.Option,
             Image, CommandArgs,
         };
         foreach (var option in Resources.All) command.Options.Add(option);
@@ -121,8 +121,9 @@ public static class RunCommand
         var (networkMode, networkOptions) = NetOptions.Read(p, p.GetValue(Network) ?? []);
         // As Docker, the flags are checked before an image is pulled: a bad flag costs no download (and no registry
         // round trip). What depends on the image is checked again below, with the image.
-        if (new ImageStore(root).TryResolve(reference) is null) CheckBeforePull(p, networkMode, networkOptions);
-        var image = PullCommands.ResolveOrPull(p, reference);
+        var pullPolicy = PullPolicy.Of(p);
+        if (pullPolicy == PullPolicy.Always || new ImageStore(root).TryResolve(reference) is null) CheckBeforePull(p, networkMode, networkOptions);
+        var image = PullPolicy.Resolve(p, reference, pullPolicy);
         // Checked here, not only in the network hook: a detached run's hook runs in the monitor, whose stderr is
         // /dev/null, and the host-mode warning must reach the user.
         var publish = NetworkSettings.CheckRun(networkMode, p.GetValue(Ip),

@@ -153,11 +153,15 @@ public sealed class ImageSaver(ImageStore store)
         {
             ["architecture"] = PlatformMatcher.Host().Architecture,
             ["os"] = "linux",
-            ["created"] = image.Created.ToString("o"),
+            ["created"] = GoTime(image.Created),
             ["config"] = Settings(image.Config),
-            ["history"] = new JsonArray(new JsonObject { ["created"] = image.Created.ToString("o"), ["created_by"] = "minidocker image import" }),
+            ["history"] = new JsonArray(new JsonObject { ["created"] = GoTime(image.Created), ["created_by"] = "minidocker image import" }),
         };
     }
+
+    /// <summary>RFC 3339 in UTC ("Z"): Go's time parser reads the raw JSON string, so an escaped "+00:00" (\u002B) would fail skopeo and docker.</summary>
+    internal static string GoTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The config's "config" object (Docker's capitalised keys) for <paramref name="c"/>.</summary>
     internal static JsonObject Settings(ImageConfig c)

@@ -17,8 +17,10 @@ public static class LayerTarWriter
 {
     public static void Write(string directory, Stream output, bool overlayWhiteouts = true)
     {
-        using var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
-        WriteChildren(writer, directory, "", overlayWhiteouts);
+        using var stable = new StablePaxHeaderStream(output);
+        using (var writer = new TarWriter(stable, TarEntryFormat.Pax, leaveOpen: true))
+            WriteChildren(writer, directory, "", overlayWhiteouts);
+        stable.Flush();
     }
 
     private static void WriteChildren(TarWriter writer, string directory, string prefix, bool overlayWhiteouts)

@@ -12,7 +12,7 @@ namespace MiniDocker.Images.Registry;
 /// One registry (and, for Docker Hub, its mirrors) spoken to over the OCI distribution API: manifests and blobs by
 /// digest, every byte verified against the digest that named it, anonymous bearer tokens, retries with backoff.
 /// </summary>
-public sealed class RegistryClient : IDisposable
+public sealed partial class RegistryClient : IDisposable
 {
     private const long MaxManifestBytes = 4 << 20;
     private const long MaxConfigBytes = 8 << 20;
@@ -20,13 +20,16 @@ public sealed class RegistryClient : IDisposable
     private readonly RegistryConfig _config;
     private readonly string _repository;
     private readonly List<Uri> _endpoints = [];
-    private readonly Dictionary<Uri, string> _tokens = [];
+    private readonly Dictionary<Uri, AuthenticationHeaderValue> _authorization = [];
     private readonly object _tokenLock = new();
+    private readonly string _domain;
+    private readonly X509Certificate2Collection _extraRoots;
 
     public RegistryClient(RegistryConfig config, DistributionReference reference)
     {
         _config = config;
         _repository = reference.Path;
+        _domain = reference.Domain;
         var host = reference.Domain;
         if (host == DistributionReference.DockerHub)
         {
@@ -35,9 +38,11 @@ public sealed class RegistryClient : IDisposable
                 _endpoints.Add(new Uri(mirror.TrimEnd('/') + "/"));
             host = "registry-1.docker.io";
         }
-        _endpoints.Add(new Uri($"{(config.IsInsecure(reference.Domain) ? "http" : "https")}://{host}/"));
-
         var extraRoots = LoadCertificates(config.CertsDir, reference.Domain);
+        _extraRoots = extraRoots;
+        // A registry with a CA in certs.d speaks TLS, even on loopback (which is otherwise spoken to in plain HTTP).
+        _endpoints.Add(new Uri($"{(config.IsInsecure(reference.Domain) && extraRoots.Count == 0 ? "http" : "https")}://{host}/"));
+
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(Math.Max(1, config.TimeoutSeconds)),
@@ -52,7 +57,11 @@ public sealed class RegistryClient : IDisposable
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("minidocker/1.0");
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _uploadHttp?.Dispose();
+    }
 
     /// <summary>The system's CAs plus <c>CERTS/HOST/*.crt</c>, as Docker adds them to its pool.</summary>
     private static X509Certificate2Collection LoadCertificates(string certsDir, string host)
@@ -280,7 +289,8 @@ public sealed class RegistryClient : IDisposable
                 throw new ImageException(status switch
                 {
                     404 => $"{what} {Tail(path)}: not found in {endpoint.Authority}/{_repository}",
-                    401 or 403 => $"{what} {Tail(path)}: access denied by {endpoint.Authority} (is the repository private? `login` is not supported yet)",
+                    401 or 403 when StoredCredentials() is null => $"{what} {Tail(path)}: access denied by {endpoint.Authority} (is the repository private? run `minidocker login {_domain}`)",
+                    401 or 403 => $"{what} {Tail(path)}: access denied by {endpoint.Authority} with the credentials stored for {_domain}",
                     _ => $"{what} {Tail(path)}: the registry {endpoint.Authority} answered {status}",
                 });
             }
@@ -294,52 +304,125 @@ public sealed class RegistryClient : IDisposable
 
     private static string Tail(string path) => path[(path.LastIndexOf('/') + 1)..];
 
-    private async Task<HttpResponseMessage> SendTo(Uri endpoint, string path, string[] accept, long? rangeFrom)
+    private Task<HttpResponseMessage> SendTo(Uri endpoint, string path, string[] accept, long? rangeFrom) =>
+        SendAuthorized(_http, endpoint, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, path));
+            foreach (var type in accept)
+                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            if (rangeFrom is { } from)
+                request.Headers.Range = new RangeHeaderValue(from, null);
+            return request;
+        });
+
+    /// <summary>
+    /// Sends the request <paramref name="build"/> makes with what authorized this endpoint before; on a 401 answers the
+    /// challenge once (Bearer: a token for this repository's scope, with the stored credentials if any; Basic: the
+    /// stored credentials) and sends it again. A second 401 is returned to the caller: no loop.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAuthorized(HttpClient client, Uri endpoint, Func<HttpRequestMessage> build)
     {
-        string? token;
+        AuthenticationHeaderValue? authorization;
         lock (_tokenLock)
-            token = _tokens.GetValueOrDefault(endpoint);
-        var response = await SendOnce(endpoint, path, accept, rangeFrom, token);
+            authorization = _authorization.GetValueOrDefault(endpoint);
+        var response = await SendRequest(client, endpoint, build(), authorization);
         if (response.StatusCode != HttpStatusCode.Unauthorized)
             return response;
-        var challenge = response.Headers.WwwAuthenticate.Select(h => AuthChallenge.Parse(h.ToString()))
-            .FirstOrDefault(c => c is not null && c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase));
-        if (challenge?.Realm is null)
+        var challenges = response.Headers.WwwAuthenticate.Select(h => AuthChallenge.Parse(h.ToString())).OfType<AuthChallenge>().ToList();
+        var answer = await Answer(endpoint, challenges, Scope);
+        if (answer is null || (authorization is not null && answer.Scheme == authorization.Scheme && answer.Parameter == authorization.Parameter))
             return response;
         response.Dispose();
-        token = await FetchToken(challenge, $"repository:{_repository}:pull");
         lock (_tokenLock)
-            _tokens[endpoint] = token;
-        return await SendOnce(endpoint, path, accept, rangeFrom, token);
+            _authorization[endpoint] = answer;
+        return await SendRequest(client, endpoint, build(), answer);
     }
 
-    private async Task<HttpResponseMessage> SendOnce(Uri endpoint, string path, string[] accept, long? rangeFrom, string? token)
+    /// <summary>The pull (or, for a push, pull and push) scope of this repository, as the token server expects it.</summary>
+    private string Scope => $"repository:{_repository}:{(ForPush ? "pull,push" : "pull")}";
+
+    /// <summary>The Authorization that answers one of <paramref name="challenges"/>, or null when none can be answered.</summary>
+    private async Task<AuthenticationHeaderValue?> Answer(Uri endpoint, IReadOnlyList<AuthChallenge> challenges, string? scope)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, path));
-        foreach (var type in accept)
-            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
-        if (rangeFrom is { } from)
-            request.Headers.Range = new RangeHeaderValue(from, null);
-        if (token is not null)
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var headers = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
-        try
+        // Credentials are the registry's own: a mirror (another host) never gets them.
+        var credentials = endpoint == _endpoints[^1] ? StoredCredentials() : null;
+        var bearer = challenges.FirstOrDefault(c => c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase) && c.Realm is not null);
+        if (bearer is not null)
+            return new AuthenticationHeaderValue("Bearer", await FetchToken(bearer, scope, credentials));
+        if (credentials is not null && challenges.Any(c => c.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase)))
         {
-            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
+            if (endpoint.Scheme != "https" && !IsLoopback(endpoint))
+                throw new ImageException($"refusing to send a password over plain HTTP to {endpoint.Authority} (only loopback or HTTPS)");
+            return new AuthenticationHeaderValue("Basic", credentials.BasicValue);
         }
-        catch (OperationCanceledException) when (headers.IsCancellationRequested)
+        return null;
+    }
+
+    private static bool IsLoopback(Uri uri) =>
+        uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+
+    private RegistryCredentials? _credentials;
+    private bool _credentialsLooked;
+
+    /// <summary>Credentials given by the caller (login), else those `login` stored for this registry, read on the first challenge.</summary>
+    public RegistryCredentials? Credentials
+    {
+        get => _credentials;
+        init
         {
-            throw new TimeoutException($"no answer from {endpoint.Authority} within {_config.TimeoutSeconds}s");
+            _credentials = value;
+            _credentialsLooked = value is not null;
         }
     }
 
-    /// <summary>Docker Hub's anonymous token flow: GET realm?service=S&amp;scope=repository:NAME:pull.</summary>
-    private async Task<string> FetchToken(AuthChallenge challenge, string scope)
+    /// <summary>Asks tokens for push as well as pull (a push client).</summary>
+    public bool ForPush { get; init; }
+
+    private RegistryCredentials? StoredCredentials()
+    {
+        lock (_tokenLock)
+        {
+            if (!_credentialsLooked)
+            {
+                _credentials = CredentialStore.Default().Find(_domain);
+                _credentialsLooked = true;
+            }
+            return _credentials;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendRequest(HttpClient client, Uri endpoint, HttpRequestMessage request,
+        AuthenticationHeaderValue? authorization)
+    {
+        using (request)
+        {
+            if (authorization is not null)
+                request.Headers.Authorization = authorization;
+            using var headers = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
+            try
+            {
+                return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, headers.Token);
+            }
+            catch (OperationCanceledException) when (headers.IsCancellationRequested)
+            {
+                throw new TimeoutException($"no answer from {endpoint.Authority} within {_config.TimeoutSeconds}s");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The token flow of the distribution spec: GET realm?service=S&amp;scope=repository:NAME:ACTIONS, anonymous (as
+    /// Docker Hub allows for public images) or with the stored credentials as Basic auth and <c>account=USER</c>.
+    /// </summary>
+    private async Task<string> FetchToken(AuthChallenge challenge, string? scope, RegistryCredentials? credentials)
     {
         var query = new List<string>();
         if (challenge.Service is { } service)
             query.Add("service=" + Uri.EscapeDataString(service));
-        query.Add("scope=" + Uri.EscapeDataString(scope));
+        if (scope is not null)
+            query.Add("scope=" + Uri.EscapeDataString(scope));
+        if (credentials is not null)
+            query.Add("account=" + Uri.EscapeDataString(credentials.Username));
         var realm = challenge.Realm!;
         if (!Uri.TryCreate(realm, UriKind.Absolute, out var realmUri) || realmUri.Scheme is not ("https" or "http"))
             throw new ImageException($"the registry's token realm '{Display.Name(realm)}' is not an http(s) URL");
@@ -347,18 +430,36 @@ public sealed class RegistryClient : IDisposable
             throw new ImageException($"refusing to fetch a token over plain HTTP from {realmUri.Authority} (not an insecure registry)");
         var url = realm + (realm.Contains('?') ? "&" : "?") + string.Join('&', query);
         using var headers = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
-        using var response = await _http.GetAsync(url, headers.Token);
-        if (!response.IsSuccessStatusCode)
-            throw new ImageException($"token from {realmUri.Authority}: answered {(int)response.StatusCode}");
-        var body = await response.Content.ReadAsByteArrayAsync(headers.Token);
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (credentials is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", credentials.BasicValue);
+        HttpResponseMessage response;
         try
         {
-            var parsed = JsonSerializer.Deserialize(body, RegistryJson.Default.TokenResponse);
-            return parsed?.Token ?? parsed?.AccessToken ?? throw new ImageException($"token from {realmUri.Authority}: no token in the answer");
+            response = await _http.SendAsync(request, headers.Token);
         }
-        catch (JsonException e)
+        catch (OperationCanceledException) when (headers.IsCancellationRequested)
         {
-            throw new ImageException($"token from {realmUri.Authority}: not JSON: {e.Message}", e);
+            throw new TimeoutException($"no answer from the token server {realmUri.Authority} within {_config.TimeoutSeconds}s");
+        }
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.Unauthorized && credentials is not null)
+                throw new ImageException($"unauthorized: incorrect username or password (token server {realmUri.Authority})");
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+                throw new ImageException($"unauthorized: the token server {realmUri.Authority} wants credentials (run `minidocker login {_domain}`)");
+            if (!response.IsSuccessStatusCode)
+                throw new ImageException($"token from {realmUri.Authority}: answered {(int)response.StatusCode}");
+            var body = await response.Content.ReadAsByteArrayAsync(headers.Token);
+            try
+            {
+                var parsed = JsonSerializer.Deserialize(body, RegistryJson.Default.TokenResponse);
+                return parsed?.Token ?? parsed?.AccessToken ?? throw new ImageException($"token from {realmUri.Authority}: no token in the answer");
+            }
+            catch (JsonException e)
+            {
+                throw new ImageException($"token from {realmUri.Authority}: not JSON: {e.Message}", e);
+            }
         }
     }
 
