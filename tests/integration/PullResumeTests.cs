@@ -21,14 +21,15 @@ public sealed class PullResumeTests : IDisposable
     public PullResumeTests()
     {
         _proxy = new CountingProxy(_registry);
-        // The big layer first: three download at once, so the small ones all finish while it is held up.
+        // The big layer first: three download at once, so the others (busybox and three small ones) all finish while
+        // it is held up.
         _layers =
         [
             PullProgressTests.RandomLayer("big", 6 << 20),
+            OciLayout.Layer(File.ReadAllBytes(MiniDocker.BusyboxTar), "gzip"),
             OciLayout.Layer(OciLayout.Tar(("small/", null), ("small/one", "1"))),
-            OciLayout.Layer(OciLayout.Tar(("small/", null), ("small/two", "2")), "gzip"),
-            OciLayout.Layer(OciLayout.Tar(("small/", null), ("small/three", "3")), "zstd"),
-            OciLayout.Layer(OciLayout.Tar(("small/", null), ("small/four", "4")), "gzip"),
+            OciLayout.Layer(OciLayout.Tar(("small/", null), ("small/two", "2")), "zstd"),
+            OciLayout.Layer(OciLayout.Tar(("small/", null), ("small/three", "3")), "gzip"),
         ];
         _layout.Tag("1", _layout.Image(_layers, OciLayout.HostArchitecture, new JsonObject { ["Cmd"] = new JsonArray("true") }));
         _registry.Push(_layout, "resume", "1");
@@ -81,9 +82,9 @@ public sealed class PullResumeTests : IDisposable
         foreach (var small in _layers[1..])
             Assert.True(_proxy.BlobGets(small.Digest) == 1, $"{small.Digest} fetched {_proxy.BlobGets(small.Digest)} times");
         Assert.Empty(Directory.GetDirectories(LayersDir, ".tmp-*"));
-        var run = _md.Run("run", "--rm", "--net", "none", _reference, "sh", "-c", "wc -c < /data/big; cat /small/one /small/two /small/three /small/four");
+        var run = _md.Run("run", "--rm", "--net", "none", _reference, "sh", "-c", "wc -c < /data/big; cat /small/one /small/two /small/three");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal($"{6 << 20}\n1234", run.Stdout.Trim());
+        Assert.Equal($"{6 << 20}\n123", run.Stdout.Trim());
     }
 
     [Fact]
@@ -102,7 +103,7 @@ public sealed class PullResumeTests : IDisposable
         Assert.True(prune.ExitCode == 0, prune.ToString());
         // Layers no image names, the dead pull's temp directory, their short links and lock files: all gone.
         Assert.Equal(0, PlacedLayers());
-        Assert.Empty(Directory.GetFileSystemEntries(LayersDir).Select(Path.GetFileName).Where(n => n is not (".locks" or ".gc.lock")));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(LayersDir).Select(Path.GetFileName), n => n is not (".locks" or ".gc.lock"));
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(LayersDir, ".locks")));
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_md.Root, "images", "l")));
 
