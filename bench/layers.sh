@@ -69,8 +69,8 @@ for round in $(seq "$runs"); do
   done
 done
 
-read -r many_med many_lo many_hi < <(median_ci < "$work/layers20.us")
-read -r one_med one_lo one_hi < <(median_ci < "$work/layers1.us")
+read -r many_med many_lo many_hi <<< "$(median_ci < "$work/layers20.us")"
+read -r one_med one_lo one_hi <<< "$(median_ci < "$work/layers1.us")"
 echo "run --rm --net none IMAGE true, $runs runs each; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-9s median %6.1f ms  (95%% CI %.1f-%.1f)\n' "20 layers" "$many_med" "$many_lo" "$many_hi" \
   "1 layer" "$one_med" "$one_lo" "$one_hi"

@@ -71,9 +71,9 @@ done
 run_minidocker
 stored=$(du -sm "$work/md/images" | cut -f1)
 
-read -r md_med md_lo md_hi < <(median_ci < "$work/minidocker.us")
-read -r sk_med sk_lo sk_hi < <(median_ci < "$work/skopeo.us")
-read -r pm_med pm_lo pm_hi < <(median_ci < "$work/podman.us")
+read -r md_med md_lo md_hi <<< "$(median_ci < "$work/minidocker.us")"
+read -r sk_med sk_lo sk_hi <<< "$(median_ci < "$work/skopeo.us")"
+read -r pm_med pm_lo pm_hi <<< "$(median_ci < "$work/podman.us")"
 echo "image: $layers layers x $mb MiB random (gzip -1), $runs runs each, cold store; minidocker's store after: $stored MB"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s median %8.1f ms  (95%% CI %.1f-%.1f)\n' minidocker "$md_med" "$md_lo" "$md_hi" \
