@@ -138,7 +138,8 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
                     return;
                 }
             }
-        }) { Name = "pull-layer" }).ToList();
+        })
+        { Name = "pull-layer" }).ToList();
         workers.ForEach(w => w.Start());
         workers.ForEach(w => w.Join());
         if (failure is not null)
