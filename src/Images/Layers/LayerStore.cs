@@ -165,6 +165,11 @@ public sealed partial class LayerStore
             LowerDir(diffId);
             FailPoint.Check("pull.layer-placed");
         }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            // Not retried (a retry would fill the disk again); the half-extracted layer goes below, giving the space back.
+            throw new ImageException($"layer {blobDigest}: {DiskFull.Describe(e)}; nothing was stored", e);
+        }
         finally
         {
             if (Directory.Exists(temp))
