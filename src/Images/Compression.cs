@@ -54,30 +54,40 @@ public static class TarDecompressor
 
         try
         {
-            var head = new byte[TarHeaderSize];
-            var n = source.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-            if (n == 0)
-                throw new ImageException($"'{file}' is empty");
-            compression = Detect(head.AsSpan(0, n)) ?? throw new ImageException(
-                $"'{file}' is not a tar archive (expected a plain tar, or a gzip, xz, bzip2 or zstd compressed tar)");
-
-            Stream rest = source.CanSeek ? Rewind(source) : new PrefixedStream(head.AsMemory(0, n), source);
-            Stream decoded = compression switch
-            {
-                TarCompression.None => rest,
-                TarCompression.Gzip => new System.IO.Compression.GZipStream(rest, System.IO.Compression.CompressionMode.Decompress),
-                TarCompression.Xz => new XZStream(rest),
-                TarCompression.Bzip2 => BZip2Stream.Create(rest, CompressionMode.Decompress, decompressConcatenated: true),
-                TarCompression.Zstd => new DecompressionStream(rest, leaveOpen: false),
-                _ => throw new ArgumentOutOfRangeException(nameof(compression)),
-            };
-            return compression == TarCompression.None ? decoded : new DecoderErrorStream(decoded, compression);
+            return Open(source, $"'{file}'", out compression);
         }
         catch
         {
             source.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The uncompressed tar stream of <paramref name="source"/> (read forward only, never seeked unless it is a file;
+    /// a registry's response is decoded as it arrives). <paramref name="name"/> names the source in errors.
+    /// Disposing the result disposes <paramref name="source"/>.
+    /// </summary>
+    public static Stream Open(Stream source, string name, out TarCompression compression)
+    {
+        var head = new byte[TarHeaderSize];
+        var n = source.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (n == 0)
+            throw new ImageException($"{name} is empty");
+        compression = Detect(head.AsSpan(0, n)) ?? throw new ImageException(
+            $"{name} is not a tar archive (expected a plain tar, or a gzip, xz, bzip2 or zstd compressed tar)");
+
+        Stream rest = source is FileStream { CanSeek: true } file ? Rewind(file) : new PrefixedStream(head.AsMemory(0, n), source);
+        Stream decoded = compression switch
+        {
+            TarCompression.None => rest,
+            TarCompression.Gzip => new System.IO.Compression.GZipStream(rest, System.IO.Compression.CompressionMode.Decompress),
+            TarCompression.Xz => new XZStream(rest),
+            TarCompression.Bzip2 => BZip2Stream.Create(rest, CompressionMode.Decompress, decompressConcatenated: true),
+            TarCompression.Zstd => new DecompressionStream(rest, leaveOpen: false),
+            _ => throw new ArgumentOutOfRangeException(nameof(compression)),
+        };
+        return compression == TarCompression.None ? decoded : new DecoderErrorStream(decoded, compression);
     }
 
     private static Stream Rewind(FileStream source)

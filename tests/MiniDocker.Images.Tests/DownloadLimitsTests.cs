@@ -135,3 +135,34 @@ public sealed class DownloadLimitsTests : IDisposable
         Assert.Equal(1 << 20, RegistryConfig.Load(_sandbox.Path).MaxLayerBytes);
     }
 }
+
+/// <summary>A layer streamed into a store whose disk fills up: one line naming the layer, nothing half-made left.</summary>
+public sealed class LayerStreamDiskFullTests : IDisposable
+{
+    private readonly Sandbox _sandbox = new();
+
+    public void Dispose()
+    {
+        Run.Capture("umount", "-l", _sandbox["small"]);
+        _sandbox.Dispose();
+    }
+
+    [Fact]
+    public void A_full_disk_while_a_streamed_layer_is_extracted_is_one_line_and_leaves_no_temp_directory()
+    {
+        var small = _sandbox.Dir("small");
+        Run.Checked("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small);
+        var tar = new TarBuilder().File("big", Convert.ToBase64String(RandomNumberGenerator.GetBytes(3 << 20))).Build();
+        var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(tar));
+        var store = new LayerStore(Path.Combine(small, "images"));
+
+        using var stream = new MemoryStream(tar);
+        var error = Assert.Throws<ImageException>(() => store.Add(stream, digest, digest));
+        Assert.StartsWith($"layer {digest}: ", error.Message);
+        Assert.Contains("No space left on device", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.False(store.Has(digest));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(Path.Combine(small, "images", "layers")).Select(Path.GetFileName),
+            n => n is not (".locks" or ".gc.lock"));
+    }
+}

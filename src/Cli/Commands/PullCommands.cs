@@ -22,8 +22,8 @@ public static class PullCommands
         command.SetAction(p =>
         {
             var image = Pull(p, p.GetValue(reference)!, p.GetValue(quiet) ? TextWriter.Null : Console.Out);
-            if (p.GetValue(quiet))
-                Console.WriteLine(DistributionReference.Parse(p.GetValue(reference)!).Familiar);
+            // Docker's last line, also all that -q prints: the reference in full (docker.io/library/busybox:latest).
+            Console.WriteLine(DistributionReference.Parse(p.GetValue(reference)!).ToString());
             return image is null ? 1 : 0;
         });
         return command;
@@ -34,9 +34,21 @@ public static class PullCommands
     {
         string root = Globals.StateRoot(p);
         var store = new ImageStore(root);
-        var terminal = output == Console.Out && !Console.IsOutputRedirected;
-        var progress = terminal ? (IPullProgress)new TerminalProgress(output) : new LineProgress(output);
+        var terminal = (output == Console.Out && !Console.IsOutputRedirected) || (output == Console.Error && !Console.IsErrorRedirected);
+        var progress = terminal ? (IPullProgress)new TerminalProgress(output, TerminalWidth()) : new LineProgress(output);
         return new Puller(store, RegistryConfig.Load(root), progress).Pull(reference);
+    }
+
+    private static int TerminalWidth()
+    {
+        try
+        {
+            return Console.WindowWidth is > 20 and var width ? width : 80;
+        }
+        catch (IOException)
+        {
+            return 80;
+        }
     }
 
     /// <summary>Docker's run: a reference not found locally is pulled first, announced on stderr.</summary>
@@ -174,7 +186,10 @@ public static class PullCommands
         return command;
     }
 
-    /// <summary>Without a terminal: one line per layer state change, as Docker prints to a pipe (no byte counts).</summary>
+    /// <summary>
+    /// Without a terminal: one line per layer, its final state (Docker's pipe output less the intermediate states),
+    /// in the manifest's order.
+    /// </summary>
     private sealed class LineProgress(TextWriter output) : IPullProgress
     {
         private readonly object _lock = new();
@@ -186,56 +201,84 @@ public static class PullCommands
 
         public void Layer(string shortId, string status, long current, long total)
         {
-            if (status is "Downloading" or "Extracting" or "Verifying Checksum")
+            if (status is not ("Pull complete" or "Already exists"))
                 return;
             lock (_lock) output.WriteLine($"{shortId}: {status}");
         }
     }
 
-    /// <summary>On a terminal: one line per layer, rewritten in place with ANSI cursor moves (Docker's layout).</summary>
-    private sealed class TerminalProgress(TextWriter output) : IPullProgress
+    /// <summary>
+    /// On a terminal: one line per layer in the manifest's order, each rewritten in place by moving the cursor up to it
+    /// (ANSI CSI A/B, erase line), as Docker draws it. Plain ANSI, not Spectre.Console: 0.57.2 is NativeAOT-clean (a
+    /// Progress with three columns published without a trim or AOT warning), but its live display draws its own
+    /// column-aligned table with Unicode bars and owns the console while it runs; Docker's text would need a custom
+    /// column anyway, so the library would add a dependency (its test program alone was 3.4 MB) for the same ~40 lines.
+    /// </summary>
+    private sealed class TerminalProgress(TextWriter output, int width) : IPullProgress
     {
+        private const int BarWidth = 50;
         private readonly object _lock = new();
         private readonly List<string> _order = [];
-        private readonly Dictionary<string, string> _lines = [];
-        private long _lastDraw;
+        private readonly Dictionary<string, long> _lastDraw = [];
 
         public void Status(string line)
         {
-            lock (_lock) output.WriteLine(line);
+            lock (_lock)
+            {
+                output.WriteLine(line);
+                output.Flush();
+            }
         }
 
         public void Layer(string shortId, string status, long current, long total)
         {
             lock (_lock)
             {
-                var text = status == "Downloading" && total > 0
-                    ? $"{shortId}: Downloading [{Bar(current, total)}] {ImageCommands.HumanSize(current)}/{ImageCommands.HumanSize(total)}"
-                    : $"{shortId}: {status}";
-                var known = _lines.ContainsKey(shortId);
-                _lines[shortId] = text;
-                if (!known)
+                var text = status == "Downloading" && total > 0 ? $"{shortId}: Downloading {Bar(current, total, width)}" : $"{shortId}: {status}";
+                if (text.Length > width - 1)
+                    text = text[..(width - 1)]; // a wrapped line would throw the cursor arithmetic off
+                var index = _order.IndexOf(shortId);
+                if (index < 0)
                 {
                     _order.Add(shortId);
                     output.WriteLine(text);
+                    output.Flush();
                     return;
                 }
-                // Redraw at most every 100 ms while bytes arrive; every state change at once.
+                // Byte counts redraw a line at most every 100 ms; a change of state at once.
                 var now = Environment.TickCount64;
-                if (status == "Downloading" && now - _lastDraw < 100)
+                if (status == "Downloading" && current < total && now - _lastDraw.GetValueOrDefault(shortId, long.MinValue / 2) < 100)
                     return;
-                _lastDraw = now;
-                var up = _order.Count - _order.IndexOf(shortId);
+                _lastDraw[shortId] = now;
+                var up = _order.Count - index;
                 output.Write($"\x1b[{up}A\r\x1b[2K{text}\x1b[{up}B\r");
                 output.Flush();
             }
         }
 
-        private static string Bar(long current, long total)
+        /// <summary>
+        /// Docker's progress text (its jsonmessage): a bar of 50 columns, '=' per 2% then '>', when the terminal is
+        /// wider than 110 columns; then the counts, current right-aligned in 8.
+        /// </summary>
+        public static string Bar(long current, long total, int width)
         {
-            const int width = 40;
-            var filled = (int)Math.Clamp(current * width / Math.Max(1, total), 0, width);
-            return new string('=', Math.Max(0, filled - 1)) + (filled > 0 ? ">" : "") + new string(' ', width - filled);
+            var half = (int)Math.Clamp(current * 50 / Math.Max(1, total), 0, 50);
+            var bar = width > 110 ? $"[{new string('=', half)}>{new string(' ', 50 - half)}] " : "";
+            return $"{bar}{HumanSize(current),8}/{HumanSize(total)}";
+        }
+
+        /// <summary>Docker's units.HumanSize: decimal units, 4 significant digits (1.235MB, 3.4MB, 512B).</summary>
+        public static string HumanSize(long bytes)
+        {
+            string[] units = ["B", "kB", "MB", "GB", "TB"];
+            double value = bytes;
+            var unit = 0;
+            while (value >= 1000 && unit < units.Length - 1)
+            {
+                value /= 1000;
+                unit++;
+            }
+            return value.ToString("G4", System.Globalization.CultureInfo.InvariantCulture) + units[unit];
         }
     }
 }

@@ -15,8 +15,9 @@ namespace MiniDocker.Images.Layers;
 /// </summary>
 /// <remarks>
 /// A layer is added under its own lock (<c>layers/.locks/&lt;diffid&gt;</c>), so concurrent pulls fetch it once: the
-/// second finds it stored. Download goes to <c>images/blobs/&lt;digest&gt;.partial</c>, which a later pull resumes after
-/// re-hashing it; extraction goes to <c>layers/.tmp-PID-*</c>, renamed into place only once the diff id matched.
+/// second finds it stored. A pulled blob streams straight into extraction in <c>layers/.tmp-PID-*</c> (no copy of the
+/// blob is kept), renamed into place only once the blob's digest and the diff id matched; a killed pull's temp
+/// directory is swept by the next pull or prune (its PID is gone), and its finished layers are reused.
 /// Pulls hold <c>layers/.gc.lock</c> shared until their image is recorded; garbage collection takes it exclusively
 /// (and skips when a pull runs), so it never deletes a layer a pull is about to name.
 /// </remarks>
@@ -76,6 +77,28 @@ public sealed partial class LayerStore
     /// </summary>
     public void Add(string blobFile, string blobDigest, string diffId, long maxUncompressedBytes = DefaultMaxLayerBytes)
     {
+        FileStream blob;
+        try
+        {
+            blob = new FileStream(blobFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageException($"cannot open '{blobFile}': {e.Message}", e);
+        }
+        using (blob)
+            Add(blob, blobDigest, diffId, maxUncompressedBytes);
+    }
+
+    /// <summary>
+    /// Extracts the blob read from <paramref name="blob"/> (plain, gzip or zstd tar) as layer <paramref name="diffId"/>
+    /// in one pass, as its bytes arrive: decompressed, hashed for the diff id, and written out by the safe extractor,
+    /// with no copy of the blob on disk. The blob is read to its end before the layer is placed, so a stream that
+    /// verifies its digest at the end (a registry's <c>BlobStream</c>) vetoes the layer. Nothing stays if anything
+    /// fails. The caller holds <see cref="LockLayer"/>.
+    /// </summary>
+    public void Add(Stream blob, string blobDigest, string diffId, long maxUncompressedBytes = DefaultMaxLayerBytes)
+    {
         if (maxUncompressedBytes <= 0)
             throw new ImageException($"max-layer-size must be a positive number of bytes, not {maxUncompressedBytes}");
         var hex = Hex(diffId);
@@ -87,23 +110,37 @@ public sealed partial class LayerStore
         try
         {
             ExtractResult extracted;
-            TarCompression compression;
+            TarCompression compression = TarCompression.None;
             string actual;
-            using (var tar = TarDecompressor.Open(blobFile, out compression))
-            using (var capped = new SizeCappedStream(tar, maxUncompressedBytes))
-            using (var hashing = new ImageStore.HashingStream(capped))
+            try
             {
-                try
-                {
-                    extracted = SafeTarExtractor.Extract(hashing, Path.Combine(temp, "diff"), overlayWhiteouts: true);
-                    hashing.CopyTo(Stream.Null); // the diff id covers the whole stream, padding included
-                }
-                catch (ImageException e)
-                {
-                    throw new ImageException($"layer {blobDigest}: {e.Message}", e);
-                }
+                using var tar = TarDecompressor.Open(new KeepOpenStream(blob), $"layer {blobDigest}", out compression);
+                using var capped = new SizeCappedStream(tar, maxUncompressedBytes);
+                using var hashing = new ImageStore.HashingStream(capped);
+                extracted = SafeTarExtractor.Extract(hashing, Path.Combine(temp, "diff"), overlayWhiteouts: true);
+                hashing.CopyTo(Stream.Null); // the diff id covers the whole stream, padding included
                 actual = "sha256:" + hashing.HexDigest();
             }
+            catch (ImageException e)
+            {
+                // A blob that is not what the manifest names explains any failure to read it: say that instead.
+                try
+                {
+                    blob.CopyTo(Stream.Null);
+                }
+                catch (ImageException mismatch) when (mismatch.Message.Contains(": digest mismatch", StringComparison.Ordinal))
+                {
+                    throw;
+                }
+                catch (Exception other) when (other is not OperationCanceledException)
+                {
+                    // The blob could not be read to its end either: the first error is the one to report.
+                }
+                if (e.Message.StartsWith("layer ", StringComparison.Ordinal))
+                    throw;
+                throw new ImageException($"layer {blobDigest}: {e.Message}", e);
+            }
+            blob.CopyTo(Stream.Null); // to its end: what the decoder left (a gzip trailer) and the blob's digest check
             if (actual != diffId)
                 throw new ImageException($"layer {blobDigest}: its content has diff id {actual}, the image config says {diffId}; nothing was stored");
             using (var dir = Fd.OpenDirectory(temp))
@@ -127,6 +164,11 @@ public sealed partial class LayerStore
                 dir.Fsync();
             LowerDir(diffId);
             FailPoint.Check("pull.layer-placed");
+        }
+        catch (Exception e) when (DiskFull.Is(e))
+        {
+            // Not retried (a retry would fill the disk again); the half-extracted layer goes below, giving the space back.
+            throw new ImageException($"layer {blobDigest}: {DiskFull.Describe(e)}; nothing was stored", e);
         }
         finally
         {
@@ -165,7 +207,7 @@ public sealed partial class LayerStore
             foreach (var lockFile in Directory.EnumerateFiles(locks))
                 if (!Directory.Exists(Path.Combine(LayersDir, Path.GetFileName(lockFile))))
                     File.Delete(lockFile);
-        // Downloads that no pull will resume (the next pull of the image starts them over).
+        // Blob files of older versions' interrupted downloads (pulls now keep none).
         if (Directory.Exists(BlobsDir))
             foreach (var partial in Directory.EnumerateFiles(BlobsDir))
                 File.Delete(partial);
@@ -207,6 +249,18 @@ public sealed partial class LayerStore
 
     /// <summary>Default of <c>max-layer-size</c>: 64 GiB uncompressed.</summary>
     public const long DefaultMaxLayerBytes = 64L << 30;
+
+    /// <summary>Lets the decoders close their end without closing the caller's blob stream.</summary>
+    private sealed class KeepOpenStream(Stream inner) : ReadOnlyStream(inner)
+    {
+        public override int Read(Span<byte> buffer) => Inner.Read(buffer);
+
+        public override int Read(byte[] buffer, int offset, int count) => Inner.Read(buffer, offset, count);
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+    }
 
     /// <summary>Stops a decompression bomb: a few KiB of gzip can expand to terabytes.</summary>
     private sealed class SizeCappedStream(Stream inner, long limit) : ReadOnlyStream(inner)

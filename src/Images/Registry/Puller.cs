@@ -17,9 +17,17 @@ public interface IPullProgress
 /// </summary>
 public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgress progress)
 {
+    /// <summary>Docker's default (max-concurrent-downloads).</summary>
     private const int ParallelDownloads = 3;
 
-    public ImageRecord Pull(string reference) => PullAsync(reference).GetAwaiter().GetResult();
+    public ImageRecord Pull(string reference)
+    {
+        // The layer threads block on reads whose I/O completes on pool threads; with the default minimum (one per
+        // core) a busy pool would add threads only slowly, stalling the downloads.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 4 * ParallelDownloads), io);
+        return PullAsync(reference).GetAwaiter().GetResult();
+    }
 
     private async Task<ImageRecord> PullAsync(string text)
     {
@@ -27,8 +35,10 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
         if (!config.IsAllowed(reference.Domain))
             throw new ImageException($"pulling {reference.Familiar}: registry {reference.Domain} is not in allowed-registries (daemon.json)");
         using var client = new RegistryClient(config, reference);
-        if (reference.Digest is null)
-            progress.Status($"{reference.TagOrLatest}: Pulling from {(reference.Domain == DistributionReference.DockerHub ? reference.Path : reference.FamiliarRepository)}");
+        // Docker's first lines: the repository's path on its registry (library/busybox, not the familiar name).
+        if (reference is { Tag: null, Digest: null })
+            progress.Status($"Using default tag: {reference.TagOrLatest}");
+        progress.Status($"{reference.Digest ?? reference.TagOrLatest}: Pulling from {reference.Path}");
         var (_, manifest, digest) = await client.GetManifest(reference.ManifestReference);
         var repoDigest = $"{reference.FamiliarRepository}@{digest}";
         if (manifest.IsIndex)
@@ -68,37 +78,15 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
         var id = LayerStore.Hex(configDescriptor.Digest);
 
         var layerStore = store.Layers;
-        bool downloaded = false;
+        bool downloaded;
         ImageRecord record;
         using (layerStore.PinForPull())
         {
-            using var slots = new SemaphoreSlim(ParallelDownloads);
-            var tasks = layers.Select((layer, i) => Task.Run(async () =>
-            {
-                await slots.WaitAsync();
-                try
-                {
-                    return await EnsureLayer(client, layerStore, layer, diffIds[i]);
-                }
-                finally
-                {
-                    slots.Release();
-                }
-            })).ToList();
-            try
-            {
-                await Task.WhenAll(tasks);
-            }
-            catch
-            {
-                // The first failure is the one to report; the others' exceptions are observed here.
-                throw tasks.Select(t => t.Exception?.InnerException).OfType<ImageException>().FirstOrDefault()
-                      ?? tasks.First(t => t.IsFaulted).Exception!.InnerException!;
-            }
-            downloaded = tasks.Any(t => t.Result);
-            var wasThere = store.HasImage(id);
+            // An image already stored whole needs nothing (Docker then prints no layer lines either).
+            downloaded = !(store.HasImage(id) && diffIds.All(layerStore.Has));
+            if (downloaded)
+                PullLayers(client, layerStore, layers, diffIds);
             record = store.AddPulled(id, configJson, imageConfig, diffIds, reference.Digest is null ? reference.TagOrLatest : reference.Tag, repoDigest);
-            downloaded |= !wasThere;
             FailPoint.Check("pull.image-recorded");
         }
         progress.Status($"Digest: {digest}");
@@ -107,49 +95,93 @@ public sealed class Puller(ImageStore store, RegistryConfig config, IPullProgres
         return record;
     }
 
-    /// <summary>Returns whether it fetched the layer (false: it was stored, perhaps by a concurrent pull).</summary>
-    private async Task<bool> EnsureLayer(RegistryClient client, LayerStore layers, Descriptor blob, string diffId)
+    /// <summary>
+    /// Fetches the missing layers, <see cref="ParallelDownloads"/> at a time on threads of their own (each streams its
+    /// blob through verification, decompression and extraction, which block). The first failure cancels the others
+    /// (their half-extracted directories go) and is the one reported.
+    /// </summary>
+    private void PullLayers(RegistryClient client, LayerStore layerStore, IReadOnlyList<Descriptor> layers, IReadOnlyList<string> diffIds)
     {
-        var shortId = LayerStore.Hex(blob.Digest)[..12];
+        var report = new InOrderReport(progress, layers.Select(l => ShortId(l)).ToList());
+        var missing = new List<int>();
+        for (var i = 0; i < layers.Count; i++)
+        {
+            if (layerStore.Has(diffIds[i]))
+            {
+                report.Done(i, "Already exists");
+                continue;
+            }
+            progress.Layer(ShortId(layers[i]), "Pulling fs layer");
+            missing.Add(i);
+        }
+        foreach (var i in missing.Skip(ParallelDownloads))
+            progress.Layer(ShortId(layers[i]), "Waiting");
+
+        using var cancel = new CancellationTokenSource();
+        var next = -1;
+        Exception? failure = null;
+        var workers = Enumerable.Range(0, Math.Min(ParallelDownloads, missing.Count)).Select(_ => new Thread(() =>
+        {
+            int k;
+            while (!cancel.IsCancellationRequested && (k = Interlocked.Increment(ref next)) < missing.Count)
+            {
+                var i = missing[k];
+                try
+                {
+                    var got = EnsureLayer(client, layerStore, layers[i], diffIds[i], cancel.Token);
+                    report.Done(i, got ? "Pull complete" : "Already exists");
+                }
+                catch (Exception e)
+                {
+                    if (Interlocked.CompareExchange(ref failure, e, null) is null)
+                        cancel.Cancel();
+                    return;
+                }
+            }
+        })
+        { Name = "pull-layer" }).ToList();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        if (failure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+    }
+
+    private static string ShortId(Descriptor layer) => LayerStore.Hex(layer.Digest)[..12];
+
+    /// <summary>Returns whether it fetched the layer (false: it was stored, perhaps by a concurrent pull).</summary>
+    private bool EnsureLayer(RegistryClient client, LayerStore layers, Descriptor blob, string diffId, CancellationToken cancel)
+    {
+        var shortId = ShortId(blob);
+        // The layer's lock makes concurrent pulls fetch it once: the second waits here, then finds it stored. A worker
+        // holding a lock waits for nothing else (its slot is its thread), so pulls cannot deadlock on each other.
+        using var held = layers.LockLayer(diffId);
         if (layers.Has(diffId))
-        {
-            progress.Layer(shortId, "Already exists");
             return false;
-        }
-        progress.Layer(shortId, "Pulling fs layer");
-        using var held = await Task.Run(() => layers.LockLayer(diffId));
-        if (layers.Has(diffId))
-        {
-            progress.Layer(shortId, "Already exists");
-            return false;
-        }
-        Directory.CreateDirectory(layers.BlobsDir);
-        var partial = Path.Combine(layers.BlobsDir, LayerStore.Hex(blob.Digest) + ".partial");
-        // A cut download stays for the next pull to resume (it re-hashes it first); the client empties a blob whose
-        // digest did not match, and that is removed here, as is one that does not extract.
-        try
-        {
-            await client.DownloadBlob(blob, partial, have => progress.Layer(shortId, "Downloading", have, blob.Size));
-        }
-        catch (ImageException)
-        {
-            if (File.Exists(partial) && new FileInfo(partial).Length == 0)
-                File.Delete(partial);
-            throw;
-        }
-        FailPoint.Check("pull.blob-downloaded");
-        progress.Layer(shortId, "Verifying Checksum");
+        progress.Layer(shortId, "Downloading", 0, blob.Size);
+        using (var stream = client.OpenBlob(blob, have => progress.Layer(shortId, "Downloading", have, blob.Size), cancel))
+            layers.Add(stream, blob.Digest, diffId, config.MaxLayerBytes);
+        // Verified (digest and diff id), extracted and placed in one pass: Docker's last two steps have happened.
         progress.Layer(shortId, "Download complete");
-        progress.Layer(shortId, "Extracting", blob.Size, blob.Size);
-        try
-        {
-            layers.Add(partial, blob.Digest, diffId, config.MaxLayerBytes);
-        }
-        finally
-        {
-            File.Delete(partial);
-        }
-        progress.Layer(shortId, "Pull complete");
         return true;
+    }
+
+    /// <summary>
+    /// Final layer statuses in the manifest's order, as Docker prints them (it extracts in order): a layer that finished
+    /// early waits for the ones before it, so the output does not depend on which download won.
+    /// </summary>
+    private sealed class InOrderReport(IPullProgress progress, IReadOnlyList<string> shortIds)
+    {
+        private readonly string?[] _final = new string?[shortIds.Count];
+        private int _next;
+
+        public void Done(int index, string status)
+        {
+            lock (_final)
+            {
+                _final[index] = status;
+                while (_next < _final.Length && _final[_next] is { } ready)
+                    progress.Layer(shortIds[_next++], ready);
+            }
+        }
     }
 }

@@ -214,6 +214,18 @@ public sealed partial class RegistryClient : IDisposable
 
     private sealed class TruncatedException(string message) : IOException(message);
 
+    /// <summary>
+    /// A layer blob to read once, in order, straight into its extraction: verified against size and digest when its
+    /// end is read, a cut connection resumed with a Range request (see <see cref="BlobStream"/>).
+    /// </summary>
+    public Stream OpenBlob(Descriptor blob, Action<long> progress, CancellationToken cancel)
+    {
+        RequireDigest(blob.Digest);
+        return new BlobStream(blob, from => Send($"v2/{_repository}/blobs/{blob.Digest}", [], from > 0 ? from : null, "blob"),
+            _config, progress, cancel);
+    }
+
+
     private async Task<int> ReadWithTimeout(Stream body, byte[] buffer)
     {
         using var idle = new CancellationTokenSource(TimeSpan.FromSeconds(_config.TimeoutSeconds));
@@ -463,7 +475,7 @@ public sealed partial class RegistryClient : IDisposable
         }
     }
 
-    private static bool IsTransient(Exception e) => e switch
+    internal static bool IsTransient(Exception e) => e switch
     {
         ImageException => false,
         _ when DiskFull.Is(e) => false,
@@ -472,12 +484,12 @@ public sealed partial class RegistryClient : IDisposable
         _ => false,
     };
 
-    private static string Describe(Exception e) => e switch
+    internal static string Describe(Exception e) => e switch
     {
         TimeoutException => e.Message,
         HttpRequestException { InnerException: { } inner } => $"{e.Message} ({inner.Message})",
         _ => e.Message,
     };
 
-    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(250 * (1 << Math.Min(attempt, 6)));
+    internal static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(250 * (1 << Math.Min(attempt, 6)));
 }
