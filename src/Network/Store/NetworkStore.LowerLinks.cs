@@ -37,7 +37,11 @@ public sealed partial class NetworkStore
             new Dictionary<string, string>(options),
             r => r with
             {
-                Driver = driver, Bridge = "", IpRange = ipRange, Labels = spec.Labels is { Count: > 0 } l ? l : null, Mtu = parsed.Mtu,
+                Driver = driver,
+                Bridge = "",
+                IpRange = ipRange,
+                Labels = spec.Labels is { Count: > 0 } l ? l : null,
+                Mtu = parsed.Mtu,
             });
     }
 }
