@@ -342,4 +342,27 @@ public sealed class MacvlanTests : IDisposable
         Assert.NotEqual(0, _lan.TryExec("busybox", "ping", "-c", "1", "-W", "1", _lan.Host(2)).Code);
         Assert.Equal("0", Endpoints(Net("mv")).ToString());
     }
+
+    [Fact]
+    public void Reconcile_keeps_a_running_container_and_releases_a_vanished_ones()
+    {
+        Ok(CreateNetwork(Net("mv"), "macvlan", "-o", $"parent={_lan.Parent}"));
+        WebServer("web" + _sfx, Net("mv"));
+        string doomed = WebServer("doomed" + _sfx, Net("mv"));
+        Assert.Equal(2, Endpoints(Net("mv")));
+        // As after a crash of everything: the program and monitor killed, the state directory lost.
+        string dir = _md.ContainerDirs().Single(d => Path.GetFileName(d) == doomed);
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "state.json"))).RootElement;
+        foreach (var key in new[] { "monitorPid", "pid" })
+            Sh.Try("kill", "-9", state.GetProperty(key).GetInt32().ToString());
+        Directory.Delete(dir, recursive: true);
+
+        Ok(Md("network", "reconcile"));
+        Assert.Equal(1, Endpoints(Net("mv")));
+        string ipam = File.ReadAllText(Path.Combine(_md.Root, "networks", "ipam", Net("mv") + ".json")).Split("Allocations")[1];
+        Assert.DoesNotContain(_lan.Host(3), ipam);
+        Assert.Contains(_lan.Host(2), ipam);
+        // The running one is untouched and still on the LAN.
+        Assert.Equal(Md("exec", "web" + _sfx, "hostname").Stdout, FromLan(_lan.Host(2)));
+    }
 }
