@@ -12,7 +12,7 @@ namespace MiniDocker.Netlink;
 /// Methods taking a link name resolve it with one RTM_GETLINK first; an unknown name throws
 /// <see cref="NetlinkException"/> "link 'NAME': No such device".
 /// </summary>
-public sealed class RtNetlink : IDisposable
+public sealed partial class RtNetlink : IDisposable
 {
     // A dump interrupted by concurrent changes is retried this many times before giving up.
     private const int DumpAttempts = 5;

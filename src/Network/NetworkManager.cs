@@ -73,9 +73,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         bool bridgeCreated = false, rulesTried = false;
         try
         {
-            if (checkBridgeNameFree) CheckBridgeNameFree(record);
+            var driver = NetworkDrivers.For(record);
+            if (checkBridgeNameFree && driver.HasHostBridge) CheckBridgeNameFree(record);
             _roots.Register(stateRoot); // before the first tagged object, so an orphan sweep can always place it
-            BridgeDriver.EnsureBridge(record, Tag(record), created: () => bridgeCreated = true);
+            driver.CreateNetwork(record, Tag(record), created: () => bridgeCreated = true);
+            if (!driver.HasHostBridge) return; // no rules: nothing on the host is its own
             FailPoint.Check("network-firewall");
             rulesTried = true;
             firewall.EnsureNetwork(Rules(record));
@@ -83,7 +85,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         catch
         {
             if (rulesTried) Undo(() => firewall.RemoveNetwork(Rules(record)));
-            if (bridgeCreated) Undo(() => BridgeDriver.DeleteOwnedBridge(record.Bridge, Tag(record)));
+            if (bridgeCreated) Undo(() => NetworkDrivers.For(record).DeleteNetwork(record, Tag(record)));
             Undo(() => _store.Remove(record.Name));
             if (rulesTried && _store.List().Count == 0) Undo(firewall.RemoveIfUnused);
             throw;
@@ -102,8 +104,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     private void Realise(NetworkRecord record)
     {
         _roots.Register(stateRoot);
-        BridgeDriver.EnsureBridge(record, Tag(record));
-        firewall.EnsureNetwork(Rules(record));
+        var driver = NetworkDrivers.For(record);
+        driver.EnsureNetwork(record, Tag(record));
+        if (driver.HasHostBridge) firewall.EnsureNetwork(Rules(record));
     }
 
     /// <summary>
@@ -124,10 +127,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// <summary>The steps of a removal after its marker; each is idempotent. The caller holds the network lock.</summary>
     private void FinishRemove(NetworkRecord record)
     {
-        firewall.RemoveNetwork(Rules(record));
+        var driver = NetworkDrivers.For(record);
+        if (driver.HasHostBridge) firewall.RemoveNetwork(Rules(record));
         FailPoint.Check("rm-rules");
         // Our bridge only: one that someone else made under that name meanwhile stays.
-        BridgeDriver.DeleteOwnedBridge(record.Bridge, Tag(record));
+        driver.DeleteNetwork(record, Tag(record));
         FailPoint.Check("rm-bridge");
         _store.Remove(record.Name);
         SyncDnsQuietly();
@@ -162,7 +166,12 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             throw new NetworkException($"invalid IP address '{requestedIp}'");
         var network = networkName == NetworkStore.DefaultNetworkName ? EnsureDefault() : _store.Get(networkName);
         if (_store.IsRemoving(network.Name)) throw new NetworkException($"network {network.Name} is being removed");
-        if (!BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
+        var driver = NetworkDrivers.For(network);
+        if (driver.HasHostBridge && !BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
+        // Nothing of the host stands between such a container and its LAN: there is no address of ours to publish on.
+        if (!driver.HasHostBridge && requested.Count > 0)
+            throw new NetworkException($"published ports are not supported on {network.Driver} network {network.Name}: " +
+                "the container has its own address on the parent's LAN; reach it there");
         // As Docker: an internal network publishes nothing (`run -p` is accepted and ignored; `run` warns).
         if (network.Internal) requested = [];
         containerIfName ??= NextInterfaceName(containerId);
@@ -187,7 +196,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                 // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
                 endpoint = _store.Attach(network.Name, containerId, address, ports, containerIfName,
                     string.IsNullOrEmpty(containerName) ? null : containerName, aliases);
-                BridgeDriver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0, defaultRoute); // undoes its own veth on failure
+                driver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0, defaultRoute); // undoes its own link on failure
                 vethMade = true;
                 FailPoint.Check("run.network-attached");
                 if (ports.Count > 0)
@@ -213,7 +222,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             // attached"); not a veth whose creation failed (its name may be someone else's interface).
             try
             {
-                if (endpoint is not null) Release(network.Name, containerId, endpoint, deleteVeth: vethMade);
+                if (endpoint is not null) Release(network.Name, containerId, endpoint, deleteVeth: vethMade, netnsPath);
                 else if (addressIsNew) _ipam.Release(network.Name, containerId);
             }
             catch (Exception) { /* the original error is the one the user sees; a sweep finds what is left */ }
@@ -237,12 +246,14 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
 
     /// <summary>`network disconnect`: one network's endpoint of a container, its interface vanishing from the running
     /// container (deleting the host end deletes the pair).</summary>
-    public void DisconnectFrom(string containerId, string networkName)
+    /// <param name="netnsPath">the running container's network namespace: a macvlan or ipvlan link is deleted there
+    /// (it has no host end).</param>
+    public void DisconnectFrom(string containerId, string networkName, string? netnsPath = null)
     {
         var network = _store.Get(networkName);
         var endpoint = _store.Endpoints(network.Name).FirstOrDefault(e => e.ContainerId == containerId)
             ?? throw new NetworkException($"container {containerId[..Math.Min(12, containerId.Length)]} is not connected to network {network.Name}");
-        Release(network.Name, containerId, endpoint, deleteVeth: true);
+        Release(network.Name, containerId, endpoint, deleteVeth: true, netnsPath);
     }
 
     /// <summary>`network prune`: every user network no container is attached to; returns their names.</summary>
@@ -283,8 +294,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// removed here. The veth goes before the address, so a freed name or address is never reused while the old
     /// interface still exists.
     /// </summary>
-    private void Release(string network, string containerId, EndpointRecord? endpoint, bool deleteVeth = true)
+    private void Release(string network, string containerId, EndpointRecord? endpoint, bool deleteVeth = true, string? netnsPath = null)
     {
+        var record = _store.Find(network);
         using (LockRules())
         {
             _store.Detach(network, containerId);
@@ -292,7 +304,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             else if (endpoint.Ports.Count > 0)
                 firewall.RemoveContainer(new ContainerPorts(containerId, network, BridgeOf(network), endpoint.IP, endpoint.Ports));
         }
-        if (endpoint is not null && deleteVeth) BridgeDriver.Detach(endpoint.HostVeth, BridgeOf(network));
+        if (endpoint is not null && deleteVeth) NetworkDrivers.For(record?.Driver ?? NetworkStore.BridgeDriver).Detach(record, endpoint, netnsPath);
         _ipam.Release(network, containerId);
         if (network != NetworkStore.DefaultNetworkName) SyncDnsQuietly();
     }
@@ -323,7 +335,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         var refused = new List<string>();
         foreach (var n in networks)
         {
-            try { BridgeDriver.EnsureBridge(n, Tag(n)); }
+            try { NetworkDrivers.For(n).EnsureNetwork(n, Tag(n)); }
             catch (NetworkException e) { refused.Add(e.Message); }
         }
 
@@ -440,7 +452,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// Create, Remove and Release, so rules of this root that no record names are leftovers and go.</summary>
     private void SyncFirewallLocked()
     {
-        var networks = _store.List();
+        var networks = _store.List().Where(n => NetworkDrivers.For(n).HasHostBridge).ToList(); // others have no rules
         if (networks.Count == 0)
         {
             // Nothing of this root needs rules: sweep what its vanished containers and networks left, and let the

@@ -43,6 +43,7 @@ public sealed partial class LabTests
     [InlineData("03-routing.md")]
     [InlineData("04-nat.md")]
     [InlineData("05-minidocker.md")]
+    [InlineData("06-macvlan.md")]
     public void Lab_runs_as_written_and_leaves_nothing(string file)
     {
         var steps = Parse(File.ReadAllText(Path.Combine(LabsDir, file)));

@@ -54,6 +54,13 @@ public static class NetworkConnectVerbs
         return fd;
     }
 
+    /// <summary>The container's network namespace if it is running; null if it is not (its links went with it).</summary>
+    private static Fd? TryOpenNetns(ContainerStore.Entry entry)
+    {
+        try { return OpenNetns(entry); }
+        catch (Exception e) when (e is NetworkException or MiniDockerException) { return null; }
+    }
+
     private static Command Disconnect()
     {
         var force = new Option<bool>("--force", "-f") { Description = "Also for a container that no longer exists (by id or id prefix)" };
@@ -74,7 +81,10 @@ public static class NetworkConnectVerbs
                 if (matches.Count != 1) throw;
                 id = matches[0].ContainerId;
             }
-            manager.DisconnectFrom(id, p.GetValue(network)!);
+            // A macvlan or ipvlan link has no host end: it is deleted inside the running container's namespace.
+            var entry = Globals.Containers(p).List().FirstOrDefault(c => c.Config.Id == id);
+            using var netns = entry is null ? null : TryOpenNetns(entry);
+            manager.DisconnectFrom(id, p.GetValue(network)!, netns is null ? null : $"/proc/self/fd/{netns.DangerousGetHandle()}");
             return 0;
         });
         return disconnect;

@@ -39,6 +39,9 @@ public static class NetworkGraphCommand
     {
         var manager = Globals.Networks(p);
         var record = manager.Get(name);
+        // The graph is of a bridge, its veths and NAT: a macvlan/ipvlan network has none of them on the host.
+        if (record.Driver != NetworkStore.BridgeDriver)
+            throw new NetworkException($"--graph shows bridge networks; {record.Name} is a {record.Driver} network (see `network inspect {record.Name}`)");
         var containers = Globals.Containers(p).List().ToDictionary(c => c.Config.Id);
         var attached = manager.Endpoints(record.Name).Select(e =>
         {

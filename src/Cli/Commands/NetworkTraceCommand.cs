@@ -60,6 +60,8 @@ public static class NetworkTraceCommand
                 targetLabel = entry?.Config.Name ?? target.ContainerId;
                 if (entry is { State.Status: ContainerStatus.Running } && ProcessHandle.IsAlive(entry.State.Pid, entry.State.PidStartTime)) targetNetns = $"/proc/{entry.State.Pid}/ns/net";
                 var network = manager.Get(target.Network);
+                if (network.Driver != NetworkStore.BridgeDriver)
+                    throw new NetworkException($"network trace follows bridge networks; {network.Name} is a {network.Driver} network, reached on its parent's LAN");
                 crossing = $"bridge {network.Bridge} (gateway {network.Gateway}) -> bridge port {target.HostVeth} " +
                            $"==veth==> {target.ContainerIfName} {target.IP} in {targetLabel}";
             }

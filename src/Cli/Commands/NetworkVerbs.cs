@@ -18,11 +18,14 @@ public static class NetworkVerbs
 
     private static Command CreateNetwork()
     {
-        var driver = new Option<string>("--driver", "-d") { Description = "Driver (bridge)", DefaultValueFactory = _ => "bridge" };
+        var driver = new Option<string>("--driver", "-d") { Description = "Driver: bridge, macvlan or ipvlan", DefaultValueFactory = _ => "bridge" };
         var subnet = new Option<string>("--subnet") { Description = "Subnet in CIDR form, e.g. 10.20.0.0/24", Required = true };
         var gateway = new Option<string?>("--gateway") { Description = "Gateway address (default: the first address of the subnet)" };
         var opts = new Option<string[]>("--opt", "-o")
-        { Description = "Driver option: bridge-name=NAME (com.docker.network.bridge.name), mtu=N (com.docker.network.driver.mtu)" };
+        {
+            Description = "Driver option: bridge-name=NAME (com.docker.network.bridge.name), mtu=N (com.docker.network.driver.mtu); " +
+                "macvlan/ipvlan: parent=IF, macvlan_mode=bridge|private|vepa, ipvlan_mode=l2|l3|l3s",
+        };
         var @internal = new Option<bool>("--internal") { Description = "No outbound route or NAT, no published ports" };
         var ipRange = new Option<string?>("--ip-range") { Description = "Allocate container addresses from this sub-range (CIDR)" };
         var labels = new Option<string[]>("--label") { Description = "Set metadata on the network (K=V)" };
@@ -63,7 +66,7 @@ public static class NetworkVerbs
             {
                 ["ID"] = n.Name, ["Name"] = n.Name, ["Driver"] = n.Driver, ["Scope"] = "local", ["IPv6"] = "false",
                 ["Internal"] = n.Internal ? "true" : "false", ["Labels"] = NetworkFilters.LabelText(n), ["CreatedAt"] = n.Created, ["Subnet"] = n.Subnet.ToString(),
-                ["Gateway"] = n.Gateway.ToString(), ["Bridge"] = n.Bridge,
+                ["Gateway"] = n.Gateway.ToString(), ["Bridge"] = n.Bridge.Length > 0 ? n.Bridge : "-",
                 ["Containers"] = endpoints.Count(e => e.Network == n.Name).ToString(),
             }).ToList();
             // The seed's columns (subnet, gateway, bridge) are what a lab needs; Docker's names come with --format.
@@ -106,10 +109,12 @@ public static class NetworkVerbs
                 {
                     w.WriteStartObject(e.ContainerId);
                     w.WriteString("Name", containers.GetValueOrDefault(e.ContainerId, ""));
-                    w.WriteString("HostVeth", e.HostVeth);
+                    // A macvlan/ipvlan endpoint has no host end; an ipvlan one has the parent's MAC, not its own.
+                    bool bridged = record.Driver == NetworkStore.BridgeDriver;
+                    w.WriteString("HostVeth", bridged ? e.HostVeth : "");
                     w.WriteString("ContainerInterface", e.ContainerIfName);
                     w.WriteString("IPv4Address", $"{e.IP}/{record.Subnet.Prefix}");
-                    w.WriteString("MacAddress", e.MAC);
+                    w.WriteString("MacAddress", record.Driver == LowerLinkOptions.Ipvlan ? "" : e.MAC);
                     w.WriteStartArray("Aliases");
                     foreach (var alias in e.Aliases ?? []) w.WriteStringValue(alias);
                     w.WriteEndArray();

@@ -51,7 +51,12 @@ public sealed class RunNetworkOptions
     public static IReadOnlyList<string> PublishOn(ParseResult p, string networkMode, IReadOnlyList<string> publish)
     {
         if (publish.Count == 0 || networkMode is "host" or "none" or NetworkStore.DefaultNetworkName) return publish;
-        if (Globals.Networks(p).List().FirstOrDefault(n => n.Name == networkMode) is { Internal: true })
+        var network = Globals.Networks(p).List().FirstOrDefault(n => n.Name == networkMode);
+        // Refused before the container is recorded (the attach refuses too, for `start` of an older record).
+        if (network is not null && LowerLinkOptions.IsDriver(network.Driver))
+            throw new NetworkException($"published ports are not supported on {network.Driver} network {networkMode}: " +
+                "the container has its own address on the parent's LAN; reach it there");
+        if (network is { Internal: true })
         {
             Console.Error.WriteLine($"WARNING: Published ports are discarded on internal network {networkMode}");
             return [];

@@ -17,8 +17,9 @@ public sealed record NetworkRecord(
     int Mtu = 0)
 {
     /// <summary>Whether containers on it resolve each other by name (aardvark-dns): every network but the default
-    /// one, as Docker.</summary>
-    public bool HasDns => Name != NetworkStore.DefaultNetworkName;
+    /// one, as Docker. Not a macvlan or ipvlan network: the server listens on the gateway, which there is the LAN's
+    /// router, not an address of this host.</summary>
+    public bool HasDns => Name != NetworkStore.DefaultNetworkName && Driver == NetworkStore.BridgeDriver;
 }
 
 /// <summary>

@@ -12,7 +12,7 @@ namespace MiniDocker.Network;
 /// half-written file, and two "network create" calls cannot both pass the overlap check.
 /// Validation happens before anything is written: a rejected request leaves no trace.
 /// </summary>
-public sealed class NetworkStore
+public sealed partial class NetworkStore
 {
     public const string DefaultNetworkName = "bridge";
     public const string DefaultBridgeName = "minidocker0";
@@ -76,8 +76,7 @@ public sealed class NetworkStore
         // As Docker: `--net host` and `--net none` are modes, and a network of that name could never be joined.
         if (name is "host" or "none")
             throw new NetworkException($"operation is not permitted on predefined {name} network");
-        if (driver != BridgeDriver)
-            throw new NetworkException($"unknown network driver '{driver}': only '{BridgeDriver}' is supported");
+        if (driver != BridgeDriver) return CreateLowerLinkNetwork(name, subnet, gateway, driver, options, spec);
         options ??= new Dictionary<string, string>();
         spec ??= new NetworkSpec();
         var parsed = NetworkOptions.Parse(options);

@@ -141,7 +141,7 @@ public sealed class NetworkStoreTests : IDisposable
     [Fact]
     public void Create_RejectsUnknownDriverAndOption()
     {
-        Assert.Equal("unknown network driver 'overlay': only 'bridge' is supported",
+        Assert.Equal("unknown network driver 'overlay': use bridge, macvlan or ipvlan",
             Assert.Throws<NetworkException>(() => _store.Create("n", "10.20.0.0/24", null, HostRoutes, driver: "overlay")).Message);
         Assert.StartsWith("unknown network option 'com.docker.network.bridge.enable_icc': use bridge-name",
             Assert.Throws<NetworkException>(() => _store.Create("n", "10.20.0.0/24", null, HostRoutes,
