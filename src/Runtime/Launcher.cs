@@ -31,6 +31,12 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             undo.Push(() => _cgroups.Remove(config.Id));
             _cgroups.Create(config.Id, CgroupSpec.For(config));
             FailPoint.Check("run.cgroup-made");
+            Userns.IdMapping? ids = null;
+            if (config.OwnUserns)
+            {
+                ids = Userns.UsernsLaunch.Prepare(store, config, dir, out bool fresh);
+                if (fresh) undo.Push(() => Userns.UsernsLaunch.Unprepare(store, config));
+            }
             var (reportRead, reportWrite) = Fd.Pipe();
             var (commandRead, commandWrite) = Fd.Pipe();
             undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });
@@ -39,6 +45,11 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             using (commandRead)
                 pid = SpawnInit(config, dir, stdio, reportWrite.Value, commandRead.Value);
             undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
+            if (ids is not null)
+            {
+                FailPoint.Check("run.userns-cloned"); // cloned, not yet mapped: the undo must kill it and give the range back
+                Userns.UsernsLaunch.MapAndMount(pid, ids, config, dir, commandWrite.Value);
+            }
             // The init waits for "start" before the user's program runs, so the program never runs outside.
             _cgroups.AddProcess(config.Id, pid);
             FailPoint.Check("run.init-spawned");
@@ -122,6 +133,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         if (stdio.In is int i) fdMap.Add((i, 0));
         if (stdio.Out is int o) fdMap.Add((o, 1));
         if (stdio.Err is int e) fdMap.Add((e, 2));
+        if (config.OwnUserns) return Userns.UsernsLaunch.SpawnInit(path, argv, fdMap);
         return Spawn.InNamespaces(() =>
         {
             Check(unshare(flags), "unshare");
