@@ -9,6 +9,8 @@ public sealed record IdMapping(long HostUid, long HostGid, long Size);
 /// <summary>One container's range in the allocation file.</summary>
 public sealed class IdAllocation
 {
+    /// <summary>The containers directory of the container's state root.</summary>
+    public string ContainersDir { get; set; } = "";
     public string ContainerId { get; set; } = "";
     public long HostUid { get; set; }
     public long HostGid { get; set; }
@@ -20,9 +22,11 @@ public sealed class IdAllocation
 /// <see cref="SubidUser"/>. A user of its own (as Podman's "containers"), not root's entry: the admin sees in one place
 /// which host ids belong to containers, and useradd, which hands new users ranges after the existing ones, never gives
 /// a login user ids that a container runs as (the container could then signal or ptrace that user's processes). The
-/// user needs no passwd entry. Allocations live in &lt;root&gt;/userns/allocations.json, changed under its lock, so
-/// concurrent runs get disjoint ranges; an entry whose container is gone (removed by hand) is dropped on the next
-/// allocation.
+/// user needs no passwd entry. Allocations live in one host-wide file, <see cref="StateDir"/>/allocations.json, changed
+/// under its lock, so concurrent runs get disjoint ranges, also runs of different state roots (--root): host ids are
+/// the host's, and two containers of two roots sharing a range could signal each other. It is persistent (not /run): a
+/// stopped container keeps its range across a reboot, its upper directory's files are owned by it. An entry whose
+/// container is gone (removed by hand, or with its whole root) is dropped on the next allocation.
 /// </summary>
 public static class IdRanges
 {
@@ -63,42 +67,56 @@ public static class IdRanges
         return null;
     }
 
-    private static string Dir(string root) => Path.Combine(root, "userns");
-    private static string FilePath(string root) => Path.Combine(Dir(root), "allocations.json");
+    /// <summary>Host-wide (see the class summary); MINIDOCKER_USERNS_STATE moves it.</summary>
+    public static string StateDir => Environment.GetEnvironmentVariable("MINIDOCKER_USERNS_STATE") is { Length: > 0 } d ? d : "/var/lib/minidocker-userns";
+    private static string FilePath => Path.Combine(StateDir, "allocations.json");
+    private static bool Is(IdAllocation a, string containersDir, string containerId) =>
+        a.ContainerId == containerId && a.ContainersDir == Path.GetFullPath(containersDir);
 
-    /// <summary>The container's range: the one it holds, else a new one of <paramref name="size"/> ids.</summary>
-    public static IdMapping Allocate(string root, string containersDir, string containerId, long size)
+    /// <summary>The container's range: the one it holds, else <paramref name="recorded"/> (its state's, from an earlier
+    /// start: registered again if the file lost it, as long as no other container took it meanwhile), else a new one of
+    /// <paramref name="size"/> ids.</summary>
+    public static IdMapping Allocate(string containersDir, string containerId, long size, IdMapping? recorded = null)
     {
-        StateRoot.PrivateDirectory(Dir(root));
-        using var _ = FileLock.Acquire(Path.Combine(Dir(root), ".lock"));
-        var all = Load(root).Where(a => a.ContainerId == containerId || Directory.Exists(Path.Combine(containersDir, a.ContainerId))).ToList();
-        if (all.FirstOrDefault(a => a.ContainerId == containerId) is { } held) return new IdMapping(held.HostUid, held.HostGid, held.Size);
+        StateRoot.PrivateDirectory(StateDir);
+        using var _ = FileLock.Acquire(Path.Combine(StateDir, ".lock"));
+        var all = Load().Where(a => Is(a, containersDir, containerId) || Directory.Exists(Path.Combine(a.ContainersDir, a.ContainerId))).ToList();
+        if (all.FirstOrDefault(a => Is(a, containersDir, containerId)) is { } held) return new IdMapping(held.HostUid, held.HostGid, held.Size);
+        if (recorded is not null)
+        {
+            bool Overlaps(long a, long b) => a < b + recorded.Size && b < a + recorded.Size;
+            if (all.Any(a => Overlaps(a.HostUid, recorded.HostUid) || Overlaps(a.HostGid, recorded.HostGid)))
+                throw new ContainerException($"the container's id range {recorded.HostUid}-{recorded.HostUid + recorded.Size - 1} is held by another container now");
+            all.Add(new IdAllocation { ContainersDir = Path.GetFullPath(containersDir), ContainerId = containerId, HostUid = recorded.HostUid, HostGid = recorded.HostGid, Size = recorded.Size });
+            Save(all);
+            return recorded;
+        }
         long uid = Pick(SubuidFile, all.Select(a => (a.HostUid, a.Size)), size, all.Count);
         long gid = Pick(SubgidFile, all.Select(a => (a.HostGid, a.Size)), size, all.Count);
-        all.Add(new IdAllocation { ContainerId = containerId, HostUid = uid, HostGid = gid, Size = size });
-        Save(root, all);
+        all.Add(new IdAllocation { ContainersDir = Path.GetFullPath(containersDir), ContainerId = containerId, HostUid = uid, HostGid = gid, Size = size });
+        Save(all);
         return new IdMapping(uid, gid, size);
     }
 
     /// <summary>Gives the container's range back (rm, or the undo of a first start that failed).</summary>
-    public static void Release(string root, string containerId)
+    public static void Release(string containersDir, string containerId)
     {
-        if (!File.Exists(FilePath(root))) return;
-        using var _ = FileLock.Acquire(Path.Combine(Dir(root), ".lock"));
-        var all = Load(root);
-        if (all.RemoveAll(a => a.ContainerId == containerId) > 0) Save(root, all);
+        if (!File.Exists(FilePath)) return;
+        using var _ = FileLock.Acquire(Path.Combine(StateDir, ".lock"));
+        var all = Load();
+        if (all.RemoveAll(a => Is(a, containersDir, containerId)) > 0) Save(all);
     }
 
-    /// <summary>Every container's range (tests and inspect of the whole root).</summary>
-    public static List<IdAllocation> Load(string root)
+    /// <summary>Every container's range, of every state root.</summary>
+    public static List<IdAllocation> Load()
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(FilePath(root)), RuntimeJson.Default.ListIdAllocation) ?? []; }
+        try { return JsonSerializer.Deserialize(File.ReadAllBytes(FilePath), RuntimeJson.Default.ListIdAllocation) ?? []; }
         catch (FileNotFoundException) { return []; }
         catch (DirectoryNotFoundException) { return []; }
     }
 
-    private static void Save(string root, List<IdAllocation> all) =>
-        AtomicFile.Write(FilePath(root), JsonSerializer.SerializeToUtf8Bytes(all, RuntimeJson.Default.ListIdAllocation), true, mode: 0b110_000_000);
+    private static void Save(List<IdAllocation> all) =>
+        AtomicFile.Write(FilePath, JsonSerializer.SerializeToUtf8Bytes(all, RuntimeJson.Default.ListIdAllocation), true, mode: 0b110_000_000);
 
     private static long Pick(string file, IEnumerable<(long, long)> taken, long size, int holders)
     {

@@ -38,7 +38,7 @@ internal static class UsernsLaunch
     {
         var held = store.LoadState(config.Id)?.IdMapping;
         fresh = held is null;
-        var ids = held ?? IdRanges.Allocate(store.Root, store.ContainersDir, config.Id, config.UsernsSize > 0 ? config.UsernsSize : IdRanges.DefaultSize);
+        var ids = IdRanges.Allocate(store.ContainersDir, config.Id, config.UsernsSize > 0 ? config.UsernsSize : IdRanges.DefaultSize, held);
         if (fresh) store.UpdateState(config.Id, s => s.IdMapping = ids);
         // The upper and work directories are created owned by the mapped root: what the container writes is then owned
         // by its own ids on the host, never by host root. The /etc files are its to change, as in Docker.
@@ -50,7 +50,7 @@ internal static class UsernsLaunch
     /// <summary>The undo of a first start's <see cref="Prepare"/>: the range goes back, the state forgets it.</summary>
     public static void Unprepare(ContainerStore store, ContainerConfig config)
     {
-        IdRanges.Release(store.Root, config.Id);
+        IdRanges.Release(store.ContainersDir, config.Id);
         try { store.UpdateState(config.Id, s => s.IdMapping = null); } catch (IOException) { /* removed meanwhile */ }
     }
 
