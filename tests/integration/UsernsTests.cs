@@ -170,11 +170,14 @@ public sealed class UsernsTests : IDisposable
     {
         string id = Ok("run", "-d", "--net", "none", "--userns=auto", "-v", $"{_host}:/data", "busybox", "sleep", "300").Stdout.Trim();
         var (uid, _, _) = Mapping(id);
-        Ok("exec", id, "sh", "-c", "cp /bin/busybox /data/suid && chown 0:0 /data/suid && chmod 4755 /data/suid");
-        string file = Path.Combine(_host, "suid");
+        // The host's coreutils id (busybox, run setuid, drops the privilege itself), copied by the container's root
+        // and made setuid root by it.
+        File.Copy("/usr/bin/id", Path.Combine(_host, "host-id"));
+        Ok("exec", id, "sh", "-c", "cp /data/host-id /data/id && chown 0:0 /data/id && chmod 4755 /data/id");
+        string file = Path.Combine(_host, "id");
         Assert.Equal($"{uid} 4755", Host("stat", "-c", "%u %a", file).Stdout.Trim());
         // A host user running it gets the mapped uid as its effective uid, never 0.
-        var r = Host("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", file, "id", "-u");
+        var r = Host("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", file, "-u");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal(uid.ToString(), r.Stdout.Trim());
     }
