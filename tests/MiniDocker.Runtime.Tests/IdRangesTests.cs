@@ -19,7 +19,7 @@ public sealed class IdRangesTests
         Assert.Equal(100000, IdRanges.FirstFit(sub, [], 65536));
         Assert.Equal(165536, IdRanges.FirstFit(sub, [(100000, 65536)], 65536));
         // A hole too small for the request is skipped; one that fits exactly is taken.
-        Assert.Equal(231072, IdRanges.FirstFit(sub, [(100000, 1000), (101500, 65536)], 65536));
+        Assert.Equal(101500 + 65536, IdRanges.FirstFit(sub, [(100000, 1000), (101500, 65536)], 65536));
         Assert.Equal(101000, IdRanges.FirstFit(sub, [(100000, 1000), (101500, 65536)], 500));
         Assert.Null(IdRanges.FirstFit(sub, [(100000, 65536), (165536, 65536), (231072, 65536)], 1));
         Assert.Null(IdRanges.FirstFit(sub, [], 65536 * 3 + 1));
