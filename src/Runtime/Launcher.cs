@@ -174,6 +174,12 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         int unlock = 0, number;
         Check(ioctl(master.Value, TIOCSPTLCK, &unlock), "ioctl(TIOCSPTLCK)", "ptmx");
         Check(ioctl(master.Value, TIOCGPTN, &number), "ioctl(TIOCGPTN)", "ptmx");
+        // We, host root, made the pty, so its slave is host root's: in a --userns=auto container that is "nobody", and
+        // its root could not open it (EACCES). It goes to the owner of the container's devpts, its own root.
+        Tmds.Linux.stat pts;
+        Check(fstatat(AT_FDCWD, $"/proc/{pid}/root/dev/pts", &pts, 0), "stat", "/dev/pts");
+        if (pts.st_uid != 0 || pts.st_gid != 0)
+            Check(fchownat(AT_FDCWD, $"/proc/{pid}/root/dev/pts/{number}", pts.st_uid, pts.st_gid, 0), "chown", $"/dev/pts/{number}");
         Terminal.CopyWindowSize(master.Value); // before the program starts: it may ask for its size at once
         return (master, number);
     }

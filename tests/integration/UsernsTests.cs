@@ -226,6 +226,28 @@ public sealed class UsernsTests : IDisposable
     }
 
     [Fact]
+    public void A_terminal_works_in_run_and_exec()
+    {
+        Result InTerminal(string command)
+        {
+            var psi = new ProcessStartInfo("script", ["-qec", $"{MiniDocker.Binary} --root {_md.Root} {command}", "/dev/null"])
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = Process.Start(psi)!;
+            string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+            Assert.True(p.WaitForExit(60_000), command);
+            return new Result(p.ExitCode, stdout, stderr);
+        }
+        // The pty's slave is made by minidocker outside (host root) and handed to the container's root.
+        var run = InTerminal("run --rm -t --net none --userns=auto busybox sh -c 'tty; stat -c %u /dev/pts/0'");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("/dev/pts/0\r\n0\r\n", run.Stdout);
+        string id = Ok("run", "-d", "--net", "none", "--userns=auto", "busybox", "sleep", "300").Stdout.Trim();
+        var exec = InTerminal($"exec -t {id} tty");
+        Assert.True(exec.ExitCode == 0, exec.ToString());
+        Assert.Contains("/dev/pts/", exec.Stdout);
+    }
+
+    [Fact]
     public void Bad_values_and_an_exhausted_range_are_refused_with_one_clear_line()
     {
         var bad = _md.Run("run", "--rm", "--userns=private", "busybox", "true");
