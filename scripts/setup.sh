@@ -48,6 +48,10 @@ if ! dpkg -s "${optional[@]}" >/dev/null 2>&1; then
     echo "setup.sh: note: could not install ${optional[*]}: the Vagrantfile test will fail here" >&2
 fi
 
+# --userns=auto cuts containers' id ranges from the subordinate ids of "minidocker" (src/Runtime/Userns/IdRanges.cs
+# says why a user of its own): 512 ranges of 65536, placed after every range already given, so no login user shares one.
+bash scripts/subids.sh
+
 echo "== building minidocker (NativeAOT)"
 dotnet publish src/Cli -c Release -o out --nologo -v quiet
 install -m 0755 out/minidocker /usr/local/bin/minidocker

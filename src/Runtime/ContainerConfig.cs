@@ -56,6 +56,12 @@ public sealed class ContainerConfig
     public bool ReadOnlyRootfs { get; set; }
     /// <summary>--init: tini (bind-mounted read-only at /sbin/docker-init) is PID 1 and runs <see cref="Args"/>.</summary>
     public bool Init { get; set; }
+    /// <summary>--userns: null or "host" (the host's ids), "auto" (a range of its own from /etc/subuid and /etc/subgid,
+    /// see Userns.IdRanges), with <see cref="UsernsSize"/> ids.</summary>
+    public string? UsernsMode { get; set; }
+    public int UsernsSize { get; set; }
+
+    [JsonIgnore] public bool OwnUserns => UsernsMode is not null && UsernsMode.StartsWith("auto", StringComparison.Ordinal);
 
     [JsonIgnore] public IReadOnlyList<string> EffectiveCapabilities => Capabilities ?? MiniDocker.Runtime.Capabilities.Default;
 
@@ -90,10 +96,14 @@ public sealed class ContainerState
     /// <summary>The kernel's OOM killer killed a process of the container's last run (read from its memory cgroup
     /// when it ended).</summary>
     public bool OomKilled { get; set; }
+    /// <summary>--userns=auto: the host ids the container's 0.. map to, allocated at its first start and kept until
+    /// rm (its upper directory's files are owned by them).</summary>
+    public Userns.IdMapping? IdMapping { get; set; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ContainerConfig))]
 [JsonSerializable(typeof(ContainerState))]
 [JsonSerializable(typeof(ExecSpec))]
+[JsonSerializable(typeof(List<Userns.IdAllocation>))]
 internal sealed partial class RuntimeJson : JsonSerializerContext;

@@ -118,13 +118,17 @@ public static class ContainerExec
         {
             (reportFd, SyncFds.InitReportFd), (commandFd, SyncFds.InitCommandFd), (container.PidFd, ExecInit.ContainerPidFd),
         };
-        return Spawn.InNamespaces(() =>
+        void Enter()
         {
             Check(setns(container.PidFd, flags), "setns", $"namespaces of process {container.Pid}");
             // A mount namespace of this thread's own for the read-only executable; exec's init enters the
             // container's after the exec.
             Check(unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)");
             ExecutableGuard.MakeReadOnly(path);
-        }, path, argv, fdMap, "exec: cannot enter the container");
+        }
+        // The container's user namespace cannot be joined by this multithreaded process: the C child joins it (through
+        // the pidfd) and becomes its root before exec's init runs.
+        if (config.OwnUserns) return Userns.UsernsLaunch.SpawnExec(Enter, ExecInit.ContainerPidFd, path, argv, fdMap);
+        return Spawn.InNamespaces(Enter, path, argv, fdMap, "exec: cannot enter the container");
     }
 }

@@ -288,6 +288,7 @@ public sealed partial class ContainerStore
     public void Delete(string id)
     {
         MoveToTrash(id);
+        Userns.IdRanges.Release(ContainersDir, id); // --userns=auto: its host ids are free for the next container
         EmptyTrash();
     }
 

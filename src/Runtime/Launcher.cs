@@ -29,6 +29,12 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             // Pushed before the init exists, so it runs after the init's kill and reap (a cgroup with a process in it
             // cannot be removed); removing a cgroup that was never made is a no-op.
             undo.Push(() => _cgroups.Remove(config.Id));
+            Userns.IdMapping? ids = null;
+            if (config.OwnUserns)
+            {
+                ids = Userns.UsernsLaunch.Prepare(store, config, dir, out bool fresh);
+                if (fresh) undo.Push(() => Userns.UsernsLaunch.Unprepare(store, config));
+            }
             var (reportRead, reportWrite) = Fd.Pipe();
             var (commandRead, commandWrite) = Fd.Pipe();
             undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });
@@ -37,6 +43,11 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
             using (commandRead)
                 pid = SpawnInit(config, dir, stdio, reportWrite.Value, commandRead.Value);
             undo.Push(() => { kill(pid, SIGKILL); Reap(pid); });
+            if (ids is not null)
+            {
+                FailPoint.Check("run.userns-cloned"); // cloned, not yet mapped: the undo must kill it and give the range back
+                Userns.UsernsLaunch.MapAndMount(pid, ids, config, dir, commandWrite.Value);
+            }
             // The cgroups are made while the init starts up and mounts (as runc applies them after `runc init` is
             // running): the init waits for "start" before the user's program runs and makes its cgroup namespace only
             // then, so nothing of the container runs outside them.
@@ -124,6 +135,7 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         if (stdio.In is int i) fdMap.Add((i, 0));
         if (stdio.Out is int o) fdMap.Add((o, 1));
         if (stdio.Err is int e) fdMap.Add((e, 2));
+        if (config.OwnUserns) return Userns.UsernsLaunch.SpawnInit(path, argv, fdMap);
         return Spawn.InNamespaces(() =>
         {
             Check(unshare(flags), "unshare");
@@ -164,6 +176,12 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
         int unlock = 0, number;
         Check(ioctl(master.Value, TIOCSPTLCK, &unlock), "ioctl(TIOCSPTLCK)", "ptmx");
         Check(ioctl(master.Value, TIOCGPTN, &number), "ioctl(TIOCGPTN)", "ptmx");
+        // We, host root, made the pty, so its slave is host root's: in a --userns=auto container that is "nobody", and
+        // its root could not open it (EACCES). It goes to the owner of the container's devpts, its own root.
+        Tmds.Linux.stat pts;
+        Check(fstatat(AT_FDCWD, $"/proc/{pid}/root/dev/pts", &pts, 0), "stat", "/dev/pts");
+        if (pts.st_uid != 0 || pts.st_gid != 0)
+            Check(fchownat(AT_FDCWD, $"/proc/{pid}/root/dev/pts/{number}", pts.st_uid, pts.st_gid, 0), "chown", $"/dev/pts/{number}");
         Terminal.CopyWindowSize(master.Value); // before the program starts: it may ask for its size at once
         return (master, number);
     }

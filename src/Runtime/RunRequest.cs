@@ -40,6 +40,8 @@ public sealed record RunRequest
     public List<string> Tmpfs { get; init; } = new();
     public bool ReadOnly { get; init; }
     public bool Init { get; init; }
+    /// <summary>`--userns`: host (default), auto, auto:size=N.</summary>
+    public string? Userns { get; init; }
 }
 
 /// <summary>The parts of an image that shape a container (the Images subsystem's record, mapped by the caller).</summary>
@@ -88,6 +90,7 @@ public static partial class ContainerConfigFactory
         mounts.AddRange(ImageVolumes(image.Volumes ?? [], mounts));
         if (request.Init && !File.Exists(Init.UserMounts.TiniStatic))
             throw new ContainerException($"--init needs {Init.UserMounts.TiniStatic}: install Debian's tini package (apt-get install tini)");
+        var (usernsMode, usernsSize) = Userns.UsernsOption.Parse(request.Userns, request.Privileged, request.NetworkMode);
         return new ContainerConfig
         {
             Id = id,
@@ -122,6 +125,8 @@ public static partial class ContainerConfigFactory
             Mounts = mounts,
             ReadOnlyRootfs = request.ReadOnly,
             Init = request.Init,
+            UsernsMode = usernsMode,
+            UsernsSize = usernsSize,
         };
     }
 

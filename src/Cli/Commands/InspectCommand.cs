@@ -112,7 +112,20 @@ public static class InspectCommand
             ["NetworkSettings"] = WithDefaultNetworkAtTop(MiniDocker.Cli.NetworkSettings.For(p, c.Id), c.NetworkMode),
         };
         VolumeCommands.AddHostConfig((JsonObject)described["HostConfig"]!, c);
+        AddUserns((JsonObject)described["HostConfig"]!, c, s);
         return described;
+    }
+
+    /// <summary>Docker's HostConfig.UsernsMode ("" when not given) and, as Podman shows it, the range of a
+    /// --userns=auto container ("CONTAINER:HOST:SIZE"; null before its first start allocated one).</summary>
+    private static void AddUserns(JsonObject hostConfig, ContainerConfig c, ContainerState s)
+    {
+        hostConfig["UsernsMode"] = c.UsernsMode ?? "";
+        hostConfig["IDMappings"] = s.IdMapping is not { } ids ? null : new JsonObject
+        {
+            ["UidMap"] = new JsonArray(JsonValue.Create($"0:{ids.HostUid}:{ids.Size}")),
+            ["GidMap"] = new JsonArray(JsonValue.Create($"0:{ids.HostGid}:{ids.Size}")),
+        };
     }
 
     /// <summary>

@@ -41,6 +41,8 @@ public static class RunCommand
     private static readonly Option<string[]> Tmpfs = new("--tmpfs") { Description = "Mount a tmpfs directory: /PATH[:OPTIONS]" };
     private static readonly Option<bool> ReadOnly = new("--read-only") { Description = "Mount the container's root filesystem as read only" };
     private static readonly Option<bool> Init = new("--init") { Description = "Run an init (tini) inside the container that forwards signals and reaps processes" };
+    private static readonly Option<string?> Userns = new("--userns")
+    { Description = "User namespace: host (default), auto (the container's root is an unprivileged host id range), auto:size=N" };
     private static readonly RunNetworkOptions NetOptions = new();
     private static readonly Argument<string> Image = new("IMAGE");
     private static readonly Argument<string[]> CommandArgs = new("COMMAND") { Arity = ArgumentArity.ZeroOrMore };
@@ -51,7 +53,7 @@ public static class RunCommand
         {
             Interactive, Tty, Detach, Remove, Name, Hostname, Env, EnvFile, Workdir, Entrypoint, Network, Ip, Publish, PublishAll,
             Restart, CapAdd, CapDrop, Privileged, SecurityOpt, User, GroupAdd, Device, Volume, Mount, Tmpfs, ReadOnly, Init, PullPolicy.Option,
-            Image, CommandArgs,
+            Userns, Image, CommandArgs,
         };
         foreach (var option in Resources.All) command.Options.Add(option);
         NetOptions.AddTo(command);
@@ -95,6 +97,7 @@ public static class RunCommand
             Tmpfs = (p.GetValue(Tmpfs) ?? []).ToList(),
             ReadOnly = p.GetValue(ReadOnly),
             Init = p.GetValue(Init),
+            Userns = p.GetValue(Userns),
         };
 
     /// <summary>Every check that needs no image, done with a stand-in image that has a command (so only the flags

@@ -78,6 +78,12 @@ public static class ContainerInit
         SetUlimits(config.Ulimits); // with CAP_SYS_RESOURCE still held, so a hard limit may be raised
         SecuritySteps.JoinNewSessionKeyring();
         SecuritySteps.BeforeCapabilityDrop(config.Security);
+        if (config.OwnUserns)
+        {
+            // On this thread, which executes the program (capabilities are per thread).
+            int r = Userns.UsernsNative.ClearInheritedCapabilities();
+            if (r < 0) throw new SyscallException("capset(inheritable, ambient)", null, -r);
+        }
         DropPrivileges(config.EffectiveCapabilities, user);
         return ExecProgram(program, args, config.Env, channel, config.Security);
     }

@@ -1,5 +1,6 @@
 using MiniDocker.Linux;
 using MiniDocker.Runtime.Native;
+using MiniDocker.Runtime.Volumes;
 using static MiniDocker.Linux.Libc;
 
 namespace MiniDocker.Runtime.Init;
@@ -16,6 +17,11 @@ internal static class RootfsSetup
         // Our mounts must not propagate back to the host (systemd makes / shared), and host mounts made later must
         // not appear in the container: rprivate before anything else.
         Check(mount(null, "/", null, MS_REC | MS_PRIVATE, null), "mount(rprivate)", "/");
+        if (config.OwnUserns)
+        {
+            PrepareInUserns(config, containerDir);
+            return;
+        }
 
         string root = Path.Combine(containerDir, "merged");
         string overlayOptions = $"lowerdir={LowerDirOption(config)},upperdir={Path.Combine(containerDir, "upper")}," +
@@ -37,6 +43,75 @@ internal static class RootfsSetup
         // After every mount point is made (a read-only root could not get new directories): only the root mount itself
         // turns read-only, the mounts on it (volumes, tmpfs, /dev, the /etc files) stay as they are, as in Docker.
         if (config.ReadOnlyRootfs) Check(mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "mount(remount / ro)", "/");
+    }
+
+    private static readonly (string Name, uint Major, uint Minor)[] StandardDevices =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+    /// <summary>
+    /// --userns=auto. The overlay is already mounted on merged/ (by minidocker outside, on idmapped layers). This process
+    /// is still host uid 0 with the namespace's capabilities (ambient across its exec): it may open the host's paths (the
+    /// 0700 state directory is host root's), but could create nothing in a file system of the namespace (a tmpfs made
+    /// here refuses host uid 0, which has no id in the namespace: EOVERFLOW), and what it created in the overlay would
+    /// be host root's, "nobody" inside. So every host path is opened first; then it becomes the namespace's root; then
+    /// everything is mounted from those descriptors through /proc/self/fd, without a path lookup in the host's tree.
+    /// Devices cannot be made in a user namespace (mknod: EPERM) and a device node on a file system of the namespace
+    /// would not open anyway: the host's nodes are bind-mounted, as runc does.
+    /// </summary>
+    private static void PrepareInUserns(ContainerConfig config, string containerDir)
+    {
+        var opened = new List<Fd>();
+        Fd Open(string path, int flags)
+        {
+            var fd = Fd.Open(path, flags | O_CLOEXEC);
+            opened.Add(fd);
+            return fd;
+        }
+        List<(MountSpec Spec, Fd? Source)> userMounts = [];
+        try
+        {
+            var rootFd = Open(Path.Combine(containerDir, "merged"), O_PATH | O_DIRECTORY);
+            var etcFiles = new[] { "hosts", "hostname", "resolv.conf" }.Select(n => (Name: n, Fd: Open(Path.Combine(containerDir, n), O_PATH))).ToList();
+            var standard = StandardDevices.Select(d => (d.Name, Fd: Open("/dev/" + d.Name, O_PATH))).ToList();
+            var devices = config.Devices.Select(d => (Device: d, Fd: Open(d.PathOnHost, O_PATH))).ToList();
+            userMounts = UserMounts.OpenSources(config);
+
+            BecomeNamespaceRoot();
+            string root = $"/proc/self/fd/{rootFd.Value}";
+            MountInto(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
+            MountInto(root, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, null);
+            MountInto(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+            string dev = Path.Combine(root, "dev");
+            foreach (var (name, fd) in standard) BindFile($"/proc/self/fd/{fd.Value}", root, "dev/" + name);
+            PopulateDevLinks(dev);
+            foreach (var (device, fd) in devices)
+            {
+                string relative = device.PathInContainer.TrimStart('/');
+                if (relative.Split('/').Contains("..") || !relative.Contains('/'))
+                    throw new ContainerException($"invalid device path in the container: {device.PathInContainer}");
+                BindFile($"/proc/self/fd/{fd.Value}", root, relative);
+            }
+            foreach (var (name, fd) in etcFiles) BindFile($"/proc/self/fd/{fd.Value}", root, Path.Combine("etc", name));
+            UserMounts.Mount(root, userMounts);
+
+            PivotRoot(root);
+            MaskKernelPaths(); // --privileged is refused with --userns=auto
+            if (config.ReadOnlyRootfs) Check(mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "mount(remount / ro)", "/");
+        }
+        finally
+        {
+            foreach (var fd in opened) fd.Dispose();
+            foreach (var (_, source) in userMounts) source?.Dispose();
+        }
+    }
+
+    /// <summary>Root of the user namespace (host ids HostUid/HostGid): setgroups first (host root's groups have no id
+    /// here), then the group, then the user. glibc applies each to every thread of this process.</summary>
+    private static unsafe void BecomeNamespaceRoot()
+    {
+        Check(setgroups(0, null), "setgroups");
+        Check(setresgid(0, 0, 0), "setresgid", "0");
+        Check(setresuid(0, 0, 0), "setresuid", "0");
     }
 
     /// <summary>
@@ -103,13 +178,18 @@ internal static class RootfsSetup
 
     private static void PopulateDev(string dev)
     {
-        foreach (var (name, major, minor) in new[] { ("null", 1u, 3u), ("zero", 1u, 5u), ("full", 1u, 7u),
-                     ("random", 1u, 8u), ("urandom", 1u, 9u), ("tty", 5u, 0u) })
+        foreach (var (name, major, minor) in StandardDevices)
         {
             string path = Path.Combine(dev, name);
             Check(mknod(path, S_IFCHR | 0x1B6, MakeDev(major, minor)), "mknod", path);
             Check(chmod(path, 0x1B6), "chmod", path); // umask would otherwise strip the 0666
         }
+        PopulateDevLinks(dev);
+    }
+
+    /// <summary>/dev's own file systems (devpts, shm, mqueue) and links, made alike in and out of a user namespace.</summary>
+    private static void PopulateDevLinks(string dev)
+    {
         // A private devpts instance: the container's ptys are numbered from 0 and invisible to the host's.
         string pts = Path.Combine(dev, "pts");
         Directory.CreateDirectory(pts);

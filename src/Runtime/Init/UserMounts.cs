@@ -20,67 +20,103 @@ internal static unsafe class UserMounts
 
     public static void Apply(string root, ContainerConfig config)
     {
-        using var rootFd = Fd.Open(root, O_PATH | O_DIRECTORY);
-        root = VolumeCopyUp.ReadLink($"/proc/self/fd/{rootFd.Value}"); // compared with resolved paths below
+        var sources = OpenSources(config);
+        try { Mount(root, sources); }
+        finally { foreach (var (_, source) in sources) source?.Dispose(); }
+    }
+
+    /// <summary>Each mount with its source opened (O_PATH; null for tmpfs), in mounting order. Opened first, apart from
+    /// the mounting: a --userns=auto init opens them while it is still host root (the sources are host paths its
+    /// mapped ids may not reach) and mounts them as the namespace's root.</summary>
+    public static List<(MountSpec Spec, Fd? Source)> OpenSources(ContainerConfig config)
+    {
         // Parents before children (Docker sorts by depth), so "-v a:/data -v b:/data/sub" puts b on top of a; the sort
         // is stable, and equal depths keep the user's order.
-        foreach (var mount in config.Mounts.OrderBy(m => m.Target.Count(c => c == '/')))
-            MountOne(rootFd, root, mount);
+        var specs = config.Mounts.OrderBy(m => m.Target.Count(c => c == '/')).ToList();
         if (config.Init)
         {
             if (!File.Exists(TiniStatic))
                 throw new ContainerException($"--init needs {TiniStatic}: install Debian's tini package (apt-get install tini)");
-            MountOne(rootFd, root, new MountSpec { Type = MountType.Bind, HostPath = TiniStatic, Target = InitPath, ReadOnly = true });
+            specs.Add(new MountSpec { Type = MountType.Bind, HostPath = TiniStatic, Target = InitPath, ReadOnly = true });
         }
-    }
-
-    private static void MountOne(Fd rootFd, string root, MountSpec spec)
-    {
-        // Binds and volumes get neither nosuid nor nodev, as in Docker: `-v /dev/snd:/dev/snd` and the like must work,
-        // device nodes are kept in check by the device cgroup, and those flags only act inside the container: they
-        // would not stop a host user running a setuid file the container wrote, which the 0700 volume store and the
-        // user's choice of bind source do. tmpfs gets Docker's noexec,nosuid,nodev unless the options say otherwise.
-        Fd? source = null;
+        var opened = new List<(MountSpec, Fd?)>();
         try
         {
-            bool directory = true;
-            if (spec.Type != MountType.Tmpfs)
+            foreach (var spec in specs)
             {
+                if (spec.Type == MountType.Tmpfs) { opened.Add((spec, null)); continue; }
                 // The source is the user's own host path (or the volume's _data, in the 0700 store): opened once, and the
                 // descriptor is what gets mounted, so it cannot change between the check and the spec.
                 int fd = open(spec.HostPath, O_PATH | O_CLOEXEC, 0);
                 if (fd < 0) throw new ContainerException($"error mounting \"{spec.HostPath}\" to rootfs at \"{spec.Target}\": " +
                     $"{SyscallException.Last("open", spec.HostPath).Message}");
-                source = new Fd(fd, spec.HostPath);
-                Tmds.Linux.stat st;
-                Check(fstat(source.Value, &st), "stat", spec.HostPath);
-                directory = ((int)(uint)st.st_mode & S_IFMT) == S_IFDIR;
+                opened.Add((spec, new Fd(fd, spec.HostPath)));
             }
-            using var target = ResolveTarget(rootFd, root, spec.Target, directory);
-            string targetPath = $"/proc/self/fd/{target.Value}";
-            if (spec.Type == MountType.Tmpfs)
-            {
-                Check(mount("tmpfs", targetPath, "tmpfs", spec.TmpfsFlags, spec.TmpfsData.Length == 0 ? null : spec.TmpfsData), "mount(tmpfs)", spec.Target);
-                return;
-            }
-            Check(mount($"/proc/self/fd/{source!.Value}", targetPath, null, MS_BIND | MS_REC, null), "mount(bind)", spec.Target);
-            // The new mount is on top of the descriptor's directory: open it again (inside the root) and make sure it is
-            // the mount just made (the source's inode) before changing its flags, so `ro` cannot be applied elsewhere.
-            using var mounted = ResolveTarget(rootFd, root, spec.Target, directory);
-            Tmds.Linux.stat a, b;
-            Check(fstat(source.Value, &a), "stat", spec.HostPath);
-            Check(fstat(mounted.Value, &b), "stat", spec.Target);
-            if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-                throw new ContainerException($"mount target {spec.Target} changed while it was being mounted");
-            string mountedPath = $"/proc/self/fd/{mounted.Value}";
-            Check(mount(null, mountedPath, null, MS_REC | MS_PRIVATE, null), "mount(rprivate)", spec.Target);
-            if (spec.ReadOnly)
-                Check(mount(null, mountedPath, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null), "mount(remount ro)", spec.Target);
+            return opened;
         }
-        finally
+        catch
         {
-            source?.Dispose();
+            foreach (var (_, source) in opened) source?.Dispose();
+            throw;
         }
+    }
+
+    public static void Mount(string root, IReadOnlyList<(MountSpec Spec, Fd? Source)> sources)
+    {
+        using var rootFd = Fd.Open(root, O_PATH | O_DIRECTORY);
+        root = VolumeCopyUp.ReadLink($"/proc/self/fd/{rootFd.Value}"); // compared with resolved paths below
+        foreach (var (spec, source) in sources)
+            MountOne(rootFd, root, spec, source);
+    }
+
+    private static void MountOne(Fd rootFd, string root, MountSpec spec, Fd? source)
+    {
+        // Binds and volumes get neither nosuid nor nodev, as in Docker: `-v /dev/snd:/dev/snd` and the like must work,
+        // device nodes are kept in check by the device cgroup, and those flags only act inside the container: they
+        // would not stop a host user running a setuid file the container wrote, which the 0700 volume store and the
+        // user's choice of bind source do. tmpfs gets Docker's noexec,nosuid,nodev unless the options say otherwise.
+        bool directory = true;
+        if (source is not null)
+        {
+            Tmds.Linux.stat st;
+            Check(fstat(source.Value, &st), "stat", spec.HostPath);
+            directory = ((int)(uint)st.st_mode & S_IFMT) == S_IFDIR;
+        }
+        using var target = ResolveTarget(rootFd, root, spec.Target, directory);
+        string targetPath = $"/proc/self/fd/{target.Value}";
+        if (source is null)
+        {
+            Check(mount("tmpfs", targetPath, "tmpfs", spec.TmpfsFlags, spec.TmpfsData.Length == 0 ? null : spec.TmpfsData), "mount(tmpfs)", spec.Target);
+            return;
+        }
+        Check(mount($"/proc/self/fd/{source.Value}", targetPath, null, MS_BIND | MS_REC, null), "mount(bind)", spec.Target);
+        // The new mount is on top of the descriptor's directory: open it again (inside the root) and make sure it is
+        // the mount just made (the source's inode) before changing its flags, so `ro` cannot be applied elsewhere.
+        using var mounted = ResolveTarget(rootFd, root, spec.Target, directory);
+        Tmds.Linux.stat a, b;
+        Check(fstat(source.Value, &a), "stat", spec.HostPath);
+        Check(fstat(mounted.Value, &b), "stat", spec.Target);
+        if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+            throw new ContainerException($"mount target {spec.Target} changed while it was being mounted");
+        string mountedPath = $"/proc/self/fd/{mounted.Value}";
+        Check(mount(null, mountedPath, null, MS_REC | MS_PRIVATE, null), "mount(rprivate)", spec.Target);
+        if (spec.ReadOnly)
+            Check(mount(null, mountedPath, null, MS_BIND | MS_REMOUNT | MS_RDONLY | ReadOnlyRemountKeeps(source), null), "mount(remount ro)", spec.Target);
+    }
+
+    /// <summary>In a user namespace the flags a bind inherited from a host mount (nosuid, nodev, noexec) are locked: a
+    /// remount that would clear one is refused (EPERM), so the read-only remount repeats them (runc does the same).
+    /// Outside one, the same flags are simply kept.</summary>
+    private static ulong ReadOnlyRemountKeeps(Fd source)
+    {
+        Tmds.Linux.statvfs vfs;
+        if (Tmds.Linux.LibC.fstatvfs(source.Value, &vfs) != 0) return 0;
+        ulong flags = (ulong)vfs.f_flag;
+        ulong kept = 0;
+        if ((flags & 2UL) != 0) kept |= MS_NOSUID;   // ST_NOSUID
+        if ((flags & 4UL) != 0) kept |= MS_NODEV;    // ST_NODEV
+        if ((flags & 8UL) != 0) kept |= MS_NOEXEC;   // ST_NOEXEC
+        return kept;
     }
 
     private static int In(Fd rootFd, string relative, int flags) =>
