@@ -63,11 +63,18 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
             .Select(pid => { try { return File.ReadAllText($"/proc/{pid}/cmdline"); } catch (IOException) { return ""; } })
             .Where(c => c.Contains("\0port-proxy\0" + _md.Root + "/", StringComparison.Ordinal)).ToArray();
 
-    private void AssertNothingLeft(string prefix6)
+    /// <summary>No container rule of this root in the IPv6 tables, no relay process.</summary>
+    private void AssertNoContainerLeft()
     {
         string tagPart = Scope.Length == 0 ? "minidocker:ctr:" : $"minidocker:ctr:{Scope}:";
         Assert.DoesNotContain(tagPart, Rules6());
         Assert.Empty(Relays());
+    }
+
+    /// <summary>Also no address or route of the network's IPv6 prefix (its bridge is gone).</summary>
+    private void AssertNothingLeft(string prefix6)
+    {
+        AssertNoContainerLeft();
         Assert.DoesNotContain(prefix6 + ":", Sh.Run("ip", "-6", "-o", "addr"));
         Assert.DoesNotContain(prefix6 + ":", Sh.Run("ip", "-6", "route"));
     }
@@ -97,13 +104,13 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
         Assert.Contains($"default via {Ip6(1)} dev eth0", inside.Stdout);
         Assert.EndsWith("0\n", inside.Stdout);
 
+        // The automatic address is the subnet's ::2, the next after the gateway.
+        var auto = Md("run", "--rm", "--net", Net, "busybox", "ip", "-6", "-o", "addr", "show", "eth0", "scope", "global");
+        Assert.Contains($"inet6 {Ip6(2)}/64", auto.Stdout);
         var ping = Md("run", "--rm", "--net", Net, "busybox", "ping6", "-c", "1", "-W", "3", Ip6(0x80));
         Assert.True(ping.ExitCode == 0, ping.ToString());
         var wget = Md("run", "--rm", "--net", Net, "busybox", "sh", "-c", $"timeout 5 wget -qO- http://[{Ip6(0x80)}]/; exit $?");
         Assert.Equal(id[..12] + "\n", wget.Stdout);
-        // The automatic address is the subnet's ::2, the next after the gateway.
-        var auto = Md("run", "--rm", "--net", Net, "busybox", "ip", "-6", "-o", "addr", "show", "eth0", "scope", "global");
-        Assert.Contains($"inet6 {Ip6(2)}/64", auto.Stdout);
         Md("rm", "-f", "web6");
     }
 
@@ -159,7 +166,7 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
 
         Assert.Equal(0, Md("rm", "-f", "pub6", "pub4").ExitCode);
         Assert.NotEqual(0, Sh.Try("curl", "-sS", "--max-time", "2", $"http://[::1]:{single}/").Code);
-        AssertNothingLeft(_prefix6);
+        AssertNoContainerLeft();
         Assert.Equal(0, Md("network", "rm", Net, Net + "4").ExitCode);
         AssertNothingLeft(_prefix6);
         Assert.False(Directory.Exists(Path.Combine(_md.Root, "networks", "ipam", "ipv6", Net + ".json")));

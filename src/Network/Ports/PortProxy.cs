@@ -68,6 +68,8 @@ public sealed class PortProxy(string stateRoot)
             for (int i = 0; i < 200 && IsRelay(pid, pidPath) && !IsZombie(pid); i++) Thread.Sleep(5);
         }
         File.Delete(pidPath);
+        try { Directory.Delete(Path.GetDirectoryName(pidPath)!); }
+        catch (IOException) { /* another container's relay on this network */ }
     }
 
     private static bool IsRelay(int pid, string pidPath)
@@ -139,6 +141,8 @@ public sealed class PortProxy(string stateRoot)
         Console.Out.Flush();
         foreach (var (socket, containerPort) in listeners)
             _ = Task.Run(() => AcceptLoop(socket, new IPEndPoint(target, containerPort)));
+        // The starter records the pid file right after starting this process; give it time before watching it.
+        for (int i = 0; i < 200 && !File.Exists(pidPath); i++) Thread.Sleep(50);
         while (File.Exists(pidPath)) Thread.Sleep(2000);
         return 0;
     }
