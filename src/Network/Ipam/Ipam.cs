@@ -109,11 +109,10 @@ public sealed class Ipam
     {
         NameRules.ValidateNetworkName(network);
         string path = StatePath(network);
-        if (!File.Exists(path))
-            return new Dictionary<IPAddress, string>();
         // No lock needed to read: the file is only ever replaced by rename, never rewritten in place.
-        IpamState state = StateJson.Read(path, NetworkJson.Default.IpamState);
-        var all = state.Allocations.ToDictionary(a => IPAddress.Parse(a.Key), a => a.Value);
+        var all = File.Exists(path)
+            ? StateJson.Read(path, NetworkJson.Default.IpamState).Allocations.ToDictionary(a => IPAddress.Parse(a.Key), a => a.Value)
+            : new Dictionary<IPAddress, string>();
         // The IPv6 addresses too: their owners are swept with the IPv4 ones (Release frees both).
         if (File.Exists(StatePath6(network)))
             foreach (var (address, holder) in StateJson.Read(StatePath6(network), NetworkJson.Default.IpamState6).Allocations)

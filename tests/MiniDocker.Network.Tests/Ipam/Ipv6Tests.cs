@@ -43,7 +43,8 @@ public sealed class Ipv6Tests : IDisposable
         Assert.True(a.Contains(IPAddress.Parse("fd00:1::ffff:1")));
         Assert.False(a.Contains(IPAddress.Parse("fd00:2::1")));
         Assert.False(a.Contains(IPAddress.Parse("10.0.0.1")));
-        Assert.True(a.Overlaps(Subnet6.Parse("fd00::/48")));
+        Assert.True(a.Overlaps(Subnet6.Parse("fd00::/16")));
+        Assert.False(a.Overlaps(Subnet6.Parse("fd00::/48")));
         Assert.False(a.Overlaps(Subnet6.Parse("fd00:2::/64")));
         Assert.Equal("fd00:1::1", a.FirstHost.ToString());
         Assert.Equal(5, a.OffsetOf(IPAddress.Parse("fd00:1::5")));
@@ -148,8 +149,8 @@ public sealed class Ipv6Tests : IDisposable
     {
         _store.Create("a", "10.20.0.0/24", null, NoRoutes, spec: new NetworkSpec(EnableIPv6: true, Subnet6: "fd00:1::/64"));
         var e = Assert.Throws<NetworkException>(() =>
-            _store.Create("b", "10.21.0.0/24", null, NoRoutes, spec: new NetworkSpec(EnableIPv6: true, Subnet6: "fd00::/48")));
-        Assert.Equal("IPv6 subnet fd00::/48 overlaps IPv6 subnet fd00:1::/64 of network a", e.Message);
+            _store.Create("b", "10.21.0.0/24", null, NoRoutes, spec: new NetworkSpec(EnableIPv6: true, Subnet6: "fd00::/16")));
+        Assert.Equal("IPv6 subnet fd00::/16 overlaps IPv6 subnet fd00:1::/64 of network a", e.Message);
         var routes = new List<(IPAddress, int)> { (IPAddress.Parse("fd00:9::"), 64), (IPAddress.IPv6Any, 0), (IPAddress.Parse("fe80::"), 64) };
         e = Assert.Throws<NetworkException>(() =>
             _store.Create("c", "10.22.0.0/24", null, NoRoutes, spec: new NetworkSpec(EnableIPv6: true, Subnet6: "fd00:9::/64"), hostRoutes6: routes));
