@@ -63,8 +63,8 @@ internal static class BridgeDriver
     /// turned on the way ip_forward is for IPv4 (and as Docker does with ip6tables): net.ipv6.conf.all.forwarding, only
     /// written when it is off, never turned off again. IPv6 has no per-interface switch that lets packets through:
     /// the kernel forwards only when "all" is on (a per-interface value only changes host/router behaviour). Turning
-    /// it on makes interfaces with accept_ra=1 ignore router advertisements, as it does under Docker; `doctor` should
-    /// say so on such hosts.
+    /// it on makes interfaces with accept_ra=1 ignore router advertisements, as it does under Docker; `doctor` warns
+    /// about such interfaces.
     /// </summary>
     private static void EnsureGateway6(RtNetlink nl, NetworkRecord network, int bridgeIndex)
     {
