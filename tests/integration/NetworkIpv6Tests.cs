@@ -173,6 +173,32 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
     }
 
     [Fact]
+    public void Reconcile_restores_a_deleted_ipv6_rule_and_leaves_the_rest_alone()
+    {
+        CreateDualStack(Net, Subnet, Subnet6);
+        int port = HostPorts.Free();
+        string id = WebServer("rec6", "--net", Net, "-p", $"{port}:80");
+        using var wan = new Wan6Namespace();
+        Assert.Equal(id[..12], wan.Exec("busybox", "timeout", "5", "wget", "-qO-", $"http://[{wan.HostAddress}]:{port}/").Trim());
+        // Only our own rule, by its handle or spec: never a flush of a table or chain on this shared host.
+        if (firewall == "iptables")
+        {
+            string rule = Sh.Run("ip6tables-save", "-t", "nat").Split('\n').Single(l => l.StartsWith("-A MINIDOCKER ") && l.Contains($"[{Ip6(2)}]:80"));
+            Sh.Run("sh", "-c", $"ip6tables -t nat {rule.Replace("-A ", "-D ")}");
+        }
+        else
+        {
+            string line = Sh.Run("nft", "-a", "list", "chain", "ip6", "minidocker", "MINIDOCKER").Split('\n').Single(l => l.Contains($"[{Ip6(2)}]:80"));
+            Sh.Run("nft", "delete", "rule", "ip6", "minidocker", "MINIDOCKER", "handle", line[(line.LastIndexOf(' ') + 1)..]);
+        }
+        Assert.DoesNotContain($"[{Ip6(2)}]:80", Rules6());
+        Assert.Equal(0, Md("network", "reconcile").ExitCode);
+        Assert.Contains($"[{Ip6(2)}]:80", Rules6());
+        Assert.Equal(id[..12], wan.Exec("busybox", "timeout", "5", "wget", "-qO-", $"http://[{wan.HostAddress}]:{port}/").Trim());
+        Md("rm", "-f", "rec6");
+    }
+
+    [Fact]
     public void Bad_ipv6_input_is_refused_with_one_line_and_leaves_nothing()
     {
         CreateDualStack(Net, Subnet, Subnet6);
