@@ -119,8 +119,15 @@ public sealed class NetworkStore
         Subnet ipv4 = parsedSubnet ?? FreePoolSubnet(hostRoutes);
         return CreateLocked(name, ipv4, parsedGateway ?? ipv4.FirstHost, requestedBridge, hostRoutes,
             new Dictionary<string, string>(options),
-            r => r with { Internal = spec.Internal, IpRange = ipRange, Labels = spec.Labels is { Count: > 0 } l ? l : null, Mtu = parsed.Mtu,
-                Subnet6 = ipv6?.Subnet, Gateway6 = ipv6?.Gateway });
+            r => r with
+            {
+                Internal = spec.Internal,
+                IpRange = ipRange,
+                Labels = spec.Labels is { Count: > 0 } l ? l : null,
+                Mtu = parsed.Mtu,
+                Subnet6 = ipv6?.Subnet,
+                Gateway6 = ipv6?.Gateway
+            });
     }
 
     /// <summary>`--ipv6` with its IPv6 subnet and gateway, checked before anything is written.</summary>
