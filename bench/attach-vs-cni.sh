@@ -31,6 +31,9 @@
 # containernetworking-plugins. Makes a private --root, a network, a netns, the CNI bridge mdkcni0 and a floor
 # bridge, and removes all of them (and the CNI rules, via CNI DEL) on exit, also on failure, Ctrl-C or SIGTERM.
 # RUNS=N changes the number of timed runs per command (default 40), SETTLE=S the pause before each (0.2 s).
+# IPV6=1 makes all three dual stack: minidocker `network create --ipv6` with a ULA /64, CNI host-local with an IPv4
+# and an IPv6 range (the bridge plugin then adds the IPv6 gateway, address, route and ip6tables masquerade), and the
+# floor adds a nodad IPv6 address and default route.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -57,6 +60,8 @@ cni_id=mdkbench-$suffix
 md_net=$(free_subnet 231)
 cni_net=$(free_subnet 232)
 floor_net=$(free_subnet 233)
+ipv6=${IPV6:-0}
+ula=fd$(od -An -N1 -tx1 /dev/urandom | tr -d ' \n'):$(od -An -N2 -tx2 /dev/urandom | tr -d ' \n')
 
 cni() { # cni ADD|DEL CONF
   CNI_COMMAND=$1 CNI_PATH=/usr/lib/cni CNI_NETNS=/run/netns/$netns CNI_IFNAME=eth0 CNI_CONTAINERID=$cni_id \
@@ -83,7 +88,11 @@ trap 'exit 130' INT TERM
 
 # minidocker: a private state root, one network.
 "$md" --root "$root" image import -c 'CMD ["sh"]' out/busybox.tar busybox >/dev/null
-"$md" --root "$root" network create --subnet "$md_net.0/24" "$net" >/dev/null
+if [ "$ipv6" = 1 ]; then
+  "$md" --root "$root" network create --ipv6 --subnet "$md_net.0/24" --subnet "$ula:1::/64" "$net" >/dev/null
+else
+  "$md" --root "$root" network create --subnet "$md_net.0/24" "$net" >/dev/null
+fi
 
 # CNI: a network namespace standing for the container, and the plugin configuration.
 ip netns add "$netns"
@@ -91,18 +100,21 @@ cat > "$work/bridge.conf" <<EOF
 {
   "cniVersion": "0.4.0", "name": "$net", "type": "bridge", "bridge": "$cni_bridge",
   "isGateway": true, "ipMasq": true,
-  "ipam": { "type": "host-local", "subnet": "$cni_net.0/24", "dataDir": "$work/cni-ipam" }
+  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$cni_net.0/24" }]$( [ "$ipv6" = 1 ] && echo ", [{ \"subnet\": \"$ula:2::/64\" }]" )],
+            "dataDir": "$work/cni-ipam" }
 }
 EOF
 # Kernel floor: the same netlink operations by ip(8), on a bridge and namespace of their own.
 ip netns add "$floor_ns"
 ip link add "$floor_br" type bridge
 ip addr add "$floor_net.1/24" dev "$floor_br"
+[ "$ipv6" = 1 ] && ip addr add "$ula:3::1/64" dev "$floor_br" nodad
 ip link set "$floor_br" up
 printf '%s\n' "link add mdkflh$suffix type veth peer name eth0 netns $floor_ns" "link set mdkflh$suffix master $floor_br" \
   "link set mdkflh$suffix up" > "$work/floor-host.batch"
 printf '%s\n' "addr add $floor_net.2/24 dev eth0" "link set eth0 up" "route add default via $floor_net.1 dev eth0" \
   > "$work/floor-ns.batch"
+[ "$ipv6" = 1 ] && printf '%s\n' "addr add $ula:3::2/64 dev eth0 nodad" "route add ::/0 via $ula:3::1 dev eth0" >> "$work/floor-ns.batch"
 
 cmd_md_net() { "$md" --root "$root" run --rm --net "$net" busybox true; }
 cmd_md_none() { "$md" --root "$root" run --rm --net none busybox true; }
@@ -146,7 +158,7 @@ show() { # show LABEL "median low high"
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores; other jobs skew every figure below)"
-echo "NET = $net on $md_net.0/24; CNI on $cni_bridge, $cni_net.0/24; $runs timed runs per command"
+echo "NET = $net on $md_net.0/24; CNI on $cni_bridge, $cni_net.0/24; $runs timed runs per command$( [ "$ipv6" = 1 ] && echo "; dual stack, $ula:1::/64 (CNI :2::/64, floor :3::/64)")"
 paired md_net md_none
 cycle cni_add cni_del
 cycle floor_add floor_del

@@ -26,7 +26,7 @@ public sealed class NetworkHook(NetworkManager networks) : IContainerHook
             default:
                 // The first network: eth0, the default route, the published ports and the container's /etc/hosts line.
                 var first = networks.Connect(config.Id, config.NetworkMode, context.NetworkNamespacePath, config.RequestedIp, publish,
-                    config.Name, AliasesOn(config.NetworkMode, options), "eth0");
+                    config.Name, AliasesOn(config.NetworkMode, options), "eth0", requestedIp6: options.RequestedIp6);
                 gateway = first.Network.Gateway;
                 var attachments = new List<Attachment> { first };
                 foreach (string extra in options.ExtraNetworks)

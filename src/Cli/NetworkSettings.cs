@@ -46,6 +46,10 @@ public static class NetworkSettings
                 ["IPAddress"] = e.IP.ToString(),
                 ["IPPrefixLen"] = network.Subnet.Prefix,
                 ["Gateway"] = network.Gateway.ToString(),
+                // Docker's names; empty strings and 0 on a network without IPv6, as Docker shows them.
+                ["GlobalIPv6Address"] = e.IPv6?.ToString() ?? "",
+                ["GlobalIPv6PrefixLen"] = e.IPv6 is null ? 0 : network.Subnet6!.Value.Prefix,
+                ["IPv6Gateway"] = e.IPv6 is null ? "" : network.Gateway6!.ToString(),
                 ["MacAddress"] = e.MAC,
                 ["HostVeth"] = e.HostVeth,
                 ["NetworkID"] = network.Name,

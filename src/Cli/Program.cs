@@ -10,6 +10,10 @@ if (args.Length == 2 && args[0] == "init")
 // Likewise exec's: it has no --root, and the state root's checks (firewall choice) are not its business.
 if (args is ["exec-init"])
     return MiniDocker.Runtime.Init.ExecInit.Run();
+// The IPv6 port relay a publishing run starts (see PortProxy): a long-lived process, no argument parsing either.
+if (args.Length > 0 && args[0] == MiniDocker.Network.PortProxy.Verb)
+    return MiniDocker.Network.PortProxy.Serve(args[1..]);
+MiniDocker.Network.PortProxy.Executable = Environment.ProcessPath;
 
 var root = new RootCommand("MiniDocker: a small container runtime with networking built in");
 root.Options.Add(Globals.Root);

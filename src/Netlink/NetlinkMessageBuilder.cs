@@ -49,11 +49,12 @@ internal sealed class NetlinkMessageBuilder
     }
 
     /// <summary>struct ifaddrmsg.</summary>
-    public void IfAddr(byte family, byte prefixLength, int index)
+    public void IfAddr(byte family, byte prefixLength, int index, byte flags = 0)
     {
         var s = Append(Rtnl.IfAddrLength);
         s[0] = family;
         s[1] = prefixLength;
+        s[2] = flags;
         WriteUInt32(s[4..], (uint)index);
     }
 

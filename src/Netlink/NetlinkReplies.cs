@@ -179,6 +179,53 @@ internal static class RtnlParsers
         return new RouteInfo(destination, payload[1], gateway, outputIndex, (byte)table);
     }
 
+    /// <summary>An IPv6 address of a link (family AF_INET6), or null for any other family.</summary>
+    public static AddressInfo? IPv6Address(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < Rtnl.IfAddrLength)
+            throw new InvalidDataException($"RTM_NEWADDR payload of {payload.Length} bytes is shorter than ifaddrmsg");
+        if (payload[0] != Rtnl.AfInet6)
+            return null;
+        IPAddress? local = null, address = null;
+        foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.IfAddrLength..]))
+        {
+            if (attribute.Type == Rtnl.IfaLocal) local = IPv6(attribute);
+            else if (attribute.Type == Rtnl.IfaAddress) address = IPv6(attribute);
+        }
+        var own = local ?? address;
+        return own is null ? null : new AddressInfo((int)NetlinkBytes.UInt32(payload[4..]), own, payload[1]);
+    }
+
+    /// <summary>An IPv6 route of the main table, or null for another family or table.</summary>
+    public static RouteInfo? IPv6MainRoute(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < Rtnl.RtMsgLength)
+            throw new InvalidDataException($"RTM_NEWROUTE payload of {payload.Length} bytes is shorter than rtmsg");
+        if (payload[0] != Rtnl.AfInet6)
+            return null;
+        uint table = payload[4];
+        IPAddress? destination = null, gateway = null;
+        var outputIndex = 0;
+        foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.RtMsgLength..]))
+        {
+            switch (attribute.Type)
+            {
+                case Rtnl.RtaTable: table = attribute.UInt32(); break;
+                case Rtnl.RtaDst: destination = IPv6(attribute); break;
+                case Rtnl.RtaGateway: gateway = IPv6(attribute); break;
+                case Rtnl.RtaOif: outputIndex = (int)attribute.UInt32(); break;
+            }
+        }
+        if (table != Rtnl.TableMain)
+            return null;
+        return new RouteInfo(destination, payload[1], gateway, outputIndex, (byte)table);
+    }
+
+    private static IPAddress IPv6(NetlinkAttribute attribute) =>
+        attribute.Payload.Length == 16
+            ? new IPAddress(attribute.Payload)
+            : throw new InvalidDataException($"IPv6 address attribute {attribute.Type} has {attribute.Payload.Length} bytes");
+
     private static IPAddress IPv4(NetlinkAttribute attribute) =>
         attribute.Payload.Length == 4
             ? new IPAddress(attribute.Payload)

@@ -235,6 +235,46 @@ public sealed partial class RtNetlink : IDisposable
         Acknowledge("add route", $"{destination}/{prefixLength}", detail);
     }
 
+    /// <summary>IPv6 addresses of all links.</summary>
+    public IReadOnlyList<AddressInfo> ListAddresses6() => Dump(RtnlRequests.DumpAddresses6, Rtnl.NewAddr, RtnlParsers.IPv6Address, "IPv6 addresses");
+
+    /// <summary>IPv6 routes of the main table.</summary>
+    public IReadOnlyList<RouteInfo> ListRoutes6() => Dump(RtnlRequests.DumpRoutes6, Rtnl.NewRoute, RtnlParsers.IPv6MainRoute, "IPv6 routes");
+
+    /// <summary>Adds an IPv6 address with IFA_F_NODAD (usable at once; see <see cref="RtnlRequests.AddAddress6"/>).</summary>
+    public void AddAddress6(string name, IPAddress address, int prefixLength)
+    {
+        CheckIPv6Prefix(address, prefixLength);
+        RtnlRequests.AddAddress6(_request, NextSequence(), IndexOf(name), address, prefixLength);
+        Acknowledge("add address", $"{address}/{prefixLength}", $"on link '{name}'");
+    }
+
+    public void DeleteAddress6(string name, IPAddress address, int prefixLength)
+    {
+        CheckIPv6Prefix(address, prefixLength);
+        RtnlRequests.DeleteAddress6(_request, NextSequence(), IndexOf(name), address, prefixLength);
+        Acknowledge("delete address", $"{address}/{prefixLength}", $"on link '{name}'");
+    }
+
+    /// <summary>Adds an IPv6 route to the main table; ::/0 is the default route.</summary>
+    public void AddRoute6(IPAddress destination, int prefixLength, IPAddress? gateway, string? device)
+    {
+        CheckIPv6Prefix(destination, prefixLength);
+        if (gateway is null && device is null)
+            throw new ArgumentException("a route needs a gateway or a device");
+        var outputIndex = device is null ? 0 : IndexOf(device);
+        RtnlRequests.AddRoute6(_request, NextSequence(), destination, prefixLength, gateway, outputIndex);
+        Acknowledge("add route", $"{destination}/{prefixLength}", gateway is null ? $"dev '{device}'" : $"via {gateway}");
+    }
+
+    private static void CheckIPv6Prefix(IPAddress address, int prefixLength)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+            throw new ArgumentException($"'{address}' is not an IPv6 address", nameof(address));
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 128);
+    }
+
     public void Dispose() => _socket.Dispose();
 
     private uint NextSequence() => ++_sequence;

@@ -44,6 +44,7 @@ internal static class Rtnl
 
     public const byte AfUnspec = 0;
     public const byte AfInet = 2;
+    public const byte AfInet6 = 10;
     public const byte AfBridge = 7;
 
     public const uint IffUp = 0x1;
@@ -73,6 +74,8 @@ internal static class Rtnl
     public const ushort IfaAddress = 1;
     public const ushort IfaLocal = 2;
     public const ushort IfaBroadcast = 4;
+    // IFA_F_NODAD: no duplicate address detection, so the address is usable at once instead of tentative for ~1 s.
+    public const byte IfaFNoDad = 0x02;
 
     // RTA_* and rtmsg fields
     public const ushort RtaDst = 1;

@@ -222,6 +222,70 @@ internal static class RtnlRequests
         b.End();
     }
 
+    public static void DumpAddresses6(NetlinkMessageBuilder b, uint seq)
+    {
+        b.Begin(Rtnl.GetAddr, Rtnl.Request | Rtnl.Dump, seq);
+        b.IfAddr(Rtnl.AfInet6, 0, 0);
+        b.End();
+    }
+
+    public static void DumpRoutes6(NetlinkMessageBuilder b, uint seq)
+    {
+        b.Begin(Rtnl.GetRoute, Rtnl.Request | Rtnl.Dump, seq);
+        b.RtMsg(Rtnl.AfInet6, 0, 0, 0, 0, 0);
+        b.End();
+    }
+
+    /// <summary>An IPv6 address with IFA_F_NODAD (like <c>ip addr add A/P dev NAME nodad</c>): usable at once, as the
+    /// addresses on a bridge we own are unique by construction (IPAM), and a container must not wait for DAD.</summary>
+    public static void AddAddress6(NetlinkMessageBuilder b, uint seq, int index, IPAddress address, int prefixLength)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        WriteIPv6(address, bytes);
+        b.Begin(Rtnl.NewAddr, CreateExclusive, seq);
+        b.IfAddr(Rtnl.AfInet6, (byte)prefixLength, index, Rtnl.IfaFNoDad);
+        b.AttributeBytes(Rtnl.IfaLocal, bytes);
+        b.End();
+    }
+
+    public static void DeleteAddress6(NetlinkMessageBuilder b, uint seq, int index, IPAddress address, int prefixLength)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        WriteIPv6(address, bytes);
+        b.Begin(Rtnl.DelAddr, Change, seq);
+        b.IfAddr(Rtnl.AfInet6, (byte)prefixLength, index);
+        b.AttributeBytes(Rtnl.IfaLocal, bytes);
+        b.End();
+    }
+
+    /// <summary>An IPv6 route in the main table (::/0 is the default route), via a gateway and/or a device.</summary>
+    public static void AddRoute6(NetlinkMessageBuilder b, uint seq, IPAddress destination, int prefixLength, IPAddress? gateway, int outputIndex)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        b.Begin(Rtnl.NewRoute, CreateExclusive, seq);
+        // IPv6 routes are always of universe scope (the kernel ignores rtm_scope for AF_INET6).
+        b.RtMsg(Rtnl.AfInet6, (byte)prefixLength, Rtnl.TableMain, Rtnl.ProtocolBoot, Rtnl.ScopeUniverse, Rtnl.TypeUnicast);
+        if (prefixLength > 0)
+        {
+            WriteIPv6(destination, bytes);
+            b.AttributeBytes(Rtnl.RtaDst, bytes);
+        }
+        if (gateway is not null)
+        {
+            WriteIPv6(gateway, bytes);
+            b.AttributeBytes(Rtnl.RtaGateway, bytes);
+        }
+        if (outputIndex != 0)
+            b.AttributeUInt32(Rtnl.RtaOif, (uint)outputIndex);
+        b.End();
+    }
+
+    private static void WriteIPv6(IPAddress address, Span<byte> destination)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6 || !address.TryWriteBytes(destination, out _))
+            throw new ArgumentException($"'{address}' is not an IPv6 address", nameof(address));
+    }
+
     private static void WriteIPv4(IPAddress address, Span<byte> destination)
     {
         if (address.AddressFamily != AddressFamily.InterNetwork || !address.TryWriteBytes(destination, out _))

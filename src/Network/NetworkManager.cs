@@ -17,6 +17,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
 {
     private readonly NetworkStore _store = new(stateRoot);
     private readonly Ipam _ipam = new(stateRoot);
+    private readonly PortProxy _proxies = new(stateRoot);
     private readonly RootRegistry _roots = roots ?? new RootRegistry();
     private readonly string _scope = NetworkStore.ScopeOf(stateRoot);
     private AardvarkDns? _dns;
@@ -45,7 +46,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         // The root's network lock, held from the record to the rules: a concurrent reconcile, which removes rules and
         // bridges of this root that no record names, sees either none of this network or all of it.
         using var _ = LockRules();
-        var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options, spec);
+        var record = _store.Create(name, subnet, gateway, BridgeDriver.HostRoutes(), driver, options, spec,
+            spec is { EnableIPv6: true } ? BridgeDriver.HostRoutes6() : null);
         FailPoint.Check("network-create.recorded");
         RealiseNew(record, checkBridgeNameFree: true);
         FailPoint.Check("network-create.done");
@@ -152,7 +154,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
     /// <param name="containerIfName">its interface inside: eth0 for the first network; null picks the first free ethN.</param>
     /// <param name="defaultRoute">route the container's outbound traffic via this network (its first one).</param>
     public Attachment Connect(string containerId, string networkName, string netnsPath, string? requestedIp, IReadOnlyList<string> publish,
-        string? containerName = null, IReadOnlyList<string>? aliases = null, string? containerIfName = "eth0", bool defaultRoute = true)
+        string? containerName = null, IReadOnlyList<string>? aliases = null, string? containerIfName = "eth0", bool defaultRoute = true,
+        string? requestedIp6 = null)
     {
         var requested = PortSpec.ParseAll(publish);
         aliases ??= [];
@@ -164,7 +167,10 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             throw new NetworkException("user specified IP address is supported on user defined networks only");
         if (requestedIp is not null && !IPAddress.TryParse(requestedIp, out ip))
             throw new NetworkException($"invalid IP address '{requestedIp}'");
+        IPAddress? ip6 = requestedIp6 is null ? null : Ipv6.Parse(requestedIp6, "IPv6 address");
         var network = networkName == NetworkStore.DefaultNetworkName ? EnsureDefault() : _store.Get(networkName);
+        if (ip6 is not null && !network.EnableIPv6)
+            throw new NetworkException($"cannot use --ip6 {ip6}: network {network.Name} has no IPv6 (create it with --ipv6)");
         if (_store.IsRemoving(network.Name)) throw new NetworkException($"network {network.Name} is being removed");
         var driver = NetworkDrivers.For(network);
         if (driver.HasHostBridge && !BridgeExists(network.Bridge)) Realise(network); // host rebooted, or someone deleted it
@@ -176,8 +182,8 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         if (network.Internal) requested = [];
         containerIfName ??= NextInterfaceName(containerId);
 
-        IPAddress? address = null;
-        bool addressIsNew = false, vethMade = false;
+        IPAddress? address = null, address6 = null;
+        bool addressIsNew = false, address6IsNew = false, vethMade = false, proxied = false;
         EndpointRecord? endpoint = null;
         try
         {
@@ -193,9 +199,11 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                 FailPoint.Check("ipam");
                 // Allocate hands a container back the address it holds already: that one is not this call's to free.
                 address = _ipam.Allocate(network.Name, network.Subnet, network.Gateway, containerId, ip, out addressIsNew, network.IpRange);
+                if (network.EnableIPv6)
+                    address6 = _ipam.Allocate6(network.Name, network.Subnet6!.Value, network.Gateway6!, containerId, ip6, out address6IsNew);
                 // Recorded before any kernel object exists, so a concurrent reconcile or a crash sweep knows about it.
                 endpoint = _store.Attach(network.Name, containerId, address, ports, containerIfName,
-                    string.IsNullOrEmpty(containerName) ? null : containerName, aliases);
+                    string.IsNullOrEmpty(containerName) ? null : containerName, aliases, address6);
                 driver.Attach(network, endpoint, netnsPath, hairpin: ports.Count > 0, defaultRoute); // undoes its own link on failure
                 vethMade = true;
                 FailPoint.Check("run.network-attached");
@@ -206,9 +214,12 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
                     // container's rules (iptables-save of 600 rules takes 3x what an empty table does). The append
                     // fails if a flush took our jump from PREROUTING or our chains are gone: then restore everything,
                     // this container included, its endpoint being recorded.
-                    try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports)); }
+                    try { firewall.AppendContainer(new ContainerPorts(containerId, network.Name, network.Bridge, address, ports, address6)); }
                     catch (NetworkException) { SyncFirewallLocked(); }
                     FailPoint.Check("run.ports-published");
+                    // [::1]:PORT (and the host's other IPv6 addresses for a container without IPv6): see PortProxy.
+                    proxied = true;
+                    _proxies.Start(containerId, network.Name, ports, address);
                 }
             }
             // Resolvable once the run goes on: the file is written and the server (re)loaded before the program starts.
@@ -222,8 +233,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             // attached"); not a veth whose creation failed (its name may be someone else's interface).
             try
             {
+                if (proxied) _proxies.Stop(containerId, network.Name);
                 if (endpoint is not null) Release(network.Name, containerId, endpoint, deleteVeth: vethMade, netnsPath);
-                else if (addressIsNew) _ipam.Release(network.Name, containerId);
+                else if (addressIsNew || address6IsNew) _ipam.Release(network.Name, containerId);
             }
             catch (Exception) { /* the original error is the one the user sees; a sweep finds what is left */ }
             throw;
@@ -302,8 +314,9 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
             _store.Detach(network, containerId);
             if (endpoint is null) firewall.RemoveContainer(containerId);
             else if (endpoint.Ports.Count > 0)
-                firewall.RemoveContainer(new ContainerPorts(containerId, network, BridgeOf(network), endpoint.IP, endpoint.Ports));
+                firewall.RemoveContainer(new ContainerPorts(containerId, network, BridgeOf(network), endpoint.IP, endpoint.Ports, endpoint.IPv6));
         }
+        _proxies.Stop(containerId, network);
         if (endpoint is not null && deleteVeth) NetworkDrivers.For(record?.Driver ?? NetworkStore.BridgeDriver).Detach(record, endpoint, netnsPath);
         _ipam.Release(network, containerId);
         if (network != NetworkStore.DefaultNetworkName) SyncDnsQuietly();
@@ -464,7 +477,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         var bridges = networks.ToDictionary(n => n.Name, n => n.Bridge);
         firewall.Reconcile(networks.Select(Rules).ToList(),
             _store.Endpoints(null).Where(e => e.Ports.Count > 0 && bridges.ContainsKey(e.Network))
-                .Select(e => new ContainerPorts(e.ContainerId, e.Network, bridges[e.Network], e.IP, e.Ports)).ToList(),
+                .Select(e => new ContainerPorts(e.ContainerId, e.Network, bridges[e.Network], e.IP, e.Ports, e.IPv6)).ToList(),
             removeUnlistedContainers: true, removeUnlistedNetworks: true);
     }
 
@@ -479,7 +492,7 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
 
     private FileLock LockRules() => FileLock.Acquire(Path.Combine(stateRoot, "networks", ".rules.lock"));
 
-    private static NetworkRules Rules(NetworkRecord r) => new(r.Name, r.Bridge, r.Subnet, r.Internal);
+    private static NetworkRules Rules(NetworkRecord r) => new(r.Name, r.Bridge, r.Subnet, r.Internal, r.EnableIPv6 ? r.Subnet6 : null);
 
     private string Tag(NetworkRecord r) => HostTags.Network(_scope, r.Name);
 

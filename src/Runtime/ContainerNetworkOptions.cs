@@ -14,4 +14,6 @@ public sealed class ContainerNetworkOptions
     public List<string> DnsOptions { get; set; } = new();
     /// <summary>`--add-host NAME:IP` (IP may be host-gateway): lines of /etc/hosts.</summary>
     public List<string> ExtraHosts { get; set; } = new();
+    /// <summary>`--ip6`: the IPv6 address on the first network (a dual-stack one).</summary>
+    public string? RequestedIp6 { get; set; }
 }

@@ -14,11 +14,12 @@ public static class NetworkConnectVerbs
     private static Command Connect()
     {
         var ip = new Option<string?>("--ip") { Description = "IPv4 address on the network" };
+        var ip6 = new Option<string?>("--ip6") { Description = "IPv6 address on the network (a dual-stack one)" };
         var alias = new Option<string[]>("--alias") { Description = "Add a name the container resolves by on this network" };
         var network = new Argument<string>("NETWORK");
         var container = new Argument<string>("CONTAINER");
         var connect = new Command("connect", "Connect a running container to a network (its next ethN appears live)")
-        { ip, alias, network, container };
+        { ip, ip6, alias, network, container };
         connect.SetAction(p =>
         {
             var entry = Globals.Containers(p).Find(p.GetValue(container)!);
@@ -33,7 +34,7 @@ public static class NetworkConnectVerbs
             using var netns = OpenNetns(entry);
             // The namespace is held by its fd from here on: a container that stops meanwhile cannot swap in another's.
             Globals.Networks(p).Connect(config.Id, name, $"/proc/self/fd/{netns.DangerousGetHandle()}", p.GetValue(ip), [],
-                config.Name, aliases, containerIfName: null, defaultRoute: false);
+                config.Name, aliases, containerIfName: null, defaultRoute: false, requestedIp6: p.GetValue(ip6));
             return 0;
         });
         return connect;

@@ -19,8 +19,10 @@ public static class NetworkVerbs
     private static Command CreateNetwork()
     {
         var driver = new Option<string>("--driver", "-d") { Description = "Driver: bridge, macvlan or ipvlan", DefaultValueFactory = _ => "bridge" };
-        var subnet = new Option<string>("--subnet") { Description = "Subnet in CIDR form, e.g. 10.20.0.0/24", Required = true };
-        var gateway = new Option<string?>("--gateway") { Description = "Gateway address (default: the first address of the subnet)" };
+        var subnet = new Option<string[]>("--subnet")
+        { Description = "Subnet in CIDR form, e.g. 10.20.0.0/24; once per family (fd00:1::/64 with --ipv6)" };
+        var gateway = new Option<string[]>("--gateway") { Description = "Gateway address, once per family (default: the first address of the subnet)" };
+        var ipv6 = new Option<bool>("--ipv6") { Description = "Dual stack: give an IPv6 --subnet too" };
         var opts = new Option<string[]>("--opt", "-o")
         {
             Description = "Driver option: bridge-name=NAME (com.docker.network.bridge.name), mtu=N (com.docker.network.driver.mtu); " +
@@ -30,7 +32,7 @@ public static class NetworkVerbs
         var ipRange = new Option<string?>("--ip-range") { Description = "Allocate container addresses from this sub-range (CIDR)" };
         var labels = new Option<string[]>("--label") { Description = "Set metadata on the network (K=V)" };
         var name = new Argument<string>("NAME");
-        var create = new Command("create", "Create a network") { driver, subnet, gateway, opts, @internal, ipRange, labels, name };
+        var create = new Command("create", "Create a network") { driver, subnet, gateway, ipv6, opts, @internal, ipRange, labels, name };
         create.SetAction(p =>
         {
             var options = new Dictionary<string, string>();
@@ -46,8 +48,13 @@ public static class NetworkVerbs
                 var kv = l.Split('=', 2);
                 labelMap[kv[0]] = kv.Length == 2 ? kv[1] : "";
             }
-            var spec = new NetworkSpec(p.GetValue(@internal), p.GetValue(ipRange), labelMap);
-            var record = Globals.Networks(p).Create(p.GetValue(name)!, p.GetValue(subnet)!, p.GetValue(gateway), p.GetValue(driver)!, options, spec);
+            var (subnet4, subnet6) = NetworkFamilies.OnePerFamily(p.GetValue(subnet) ?? [], "--subnet");
+            var (gateway4, gateway6) = NetworkFamilies.OnePerFamily(p.GetValue(gateway) ?? [], "--gateway");
+            if (subnet4 is null && !p.GetValue(ipv6))
+                throw new NetworkException(subnet6 is null ? "--subnet is required, e.g. --subnet 10.20.0.0/24"
+                    : $"IPv6 subnet {subnet6} given without --ipv6: add --ipv6 to make a dual-stack network");
+            var spec = new NetworkSpec(p.GetValue(@internal), p.GetValue(ipRange), labelMap, p.GetValue(ipv6), subnet6, gateway6);
+            var record = Globals.Networks(p).Create(p.GetValue(name)!, subnet4 ?? "", gateway4, p.GetValue(driver)!, options, spec);
             Console.WriteLine(record.Name);
             return 0;
         });
@@ -64,7 +71,7 @@ public static class NetworkVerbs
             var filters = (p.GetValue(lsFilter) ?? []).Select(NetworkFilters.Parse).ToList();
             var rows = manager.List().Where(n => filters.All(f => f(n))).Select(n => new JsonObject
             {
-                ["ID"] = n.Name, ["Name"] = n.Name, ["Driver"] = n.Driver, ["Scope"] = "local", ["IPv6"] = "false",
+                ["ID"] = n.Name, ["Name"] = n.Name, ["Driver"] = n.Driver, ["Scope"] = "local", ["IPv6"] = n.EnableIPv6 ? "true" : "false",
                 ["Internal"] = n.Internal ? "true" : "false", ["Labels"] = NetworkFilters.LabelText(n), ["CreatedAt"] = n.Created, ["Subnet"] = n.Subnet.ToString(),
                 ["Gateway"] = n.Gateway.ToString(), ["Bridge"] = n.Bridge.Length > 0 ? n.Bridge : "-",
                 ["Containers"] = endpoints.Count(e => e.Network == n.Name).ToString(),
@@ -96,6 +103,12 @@ public static class NetworkVerbs
                 w.WriteString("Gateway", record.Gateway.ToString());
                 w.WriteString("Bridge", record.Bridge);
                 w.WriteBoolean("Internal", record.Internal);
+                w.WriteBoolean("EnableIPv6", record.EnableIPv6);
+                if (record.EnableIPv6)
+                {
+                    w.WriteString("Subnet6", record.Subnet6.ToString());
+                    w.WriteString("Gateway6", record.Gateway6!.ToString());
+                }
                 if (record.IpRange is { } range) w.WriteString("IPRange", range.ToString());
                 if (record.Mtu != 0) w.WriteNumber("MTU", record.Mtu);
                 w.WriteStartObject("Options");
@@ -114,6 +127,7 @@ public static class NetworkVerbs
                     w.WriteString("HostVeth", bridged ? e.HostVeth : "");
                     w.WriteString("ContainerInterface", e.ContainerIfName);
                     w.WriteString("IPv4Address", $"{e.IP}/{record.Subnet.Prefix}");
+                    w.WriteString("IPv6Address", e.IPv6 is null ? "" : $"{e.IPv6}/{record.Subnet6!.Value.Prefix}");
                     w.WriteString("MacAddress", record.Driver == LowerLinkOptions.Ipvlan ? "" : e.MAC);
                     w.WriteStartArray("Aliases");
                     foreach (var alias in e.Aliases ?? []) w.WriteStringValue(alias);
@@ -183,5 +197,24 @@ public static class NetworkVerbs
             return 0;
         });
         return port;
+    }
+}
+
+/// <summary>`--subnet` and `--gateway` given once per address family, as Docker takes them.</summary>
+internal static class NetworkFamilies
+{
+    public static (string? IPv4, string? IPv6) OnePerFamily(IReadOnlyList<string> values, string flag)
+    {
+        string? v4 = null, v6 = null;
+        foreach (string value in values)
+        {
+            // An IPv6 address always has a colon; an IPv4 one never.
+            bool isV6 = value.Contains(':');
+            if ((isV6 ? v6 : v4) is { } earlier)
+                throw new NetworkException($"{flag} given twice for {(isV6 ? "IPv6" : "IPv4")} ({earlier} and {value}): one per address family");
+            if (isV6) v6 = value;
+            else v4 = value;
+        }
+        return (v4, v6);
     }
 }

@@ -13,6 +13,7 @@ public sealed class RunNetworkOptions
     private readonly Option<string[]> _dnsSearch = new("--dns-search") { Description = "Set a DNS search domain" };
     private readonly Option<string[]> _dnsOption = new("--dns-option", "--dns-opt") { Description = "Set a DNS option (e.g. ndots:2)" };
     private readonly Option<string[]> _addHost = new("--add-host") { Description = "Add a host-to-IP mapping (NAME:IP, IP may be host-gateway)" };
+    private readonly Option<string?> _ip6 = new("--ip6") { Description = "IPv6 address on the network (a dual-stack one)" };
 
     public void AddTo(Command command)
     {
@@ -21,6 +22,7 @@ public sealed class RunNetworkOptions
         command.Options.Add(_dnsSearch);
         command.Options.Add(_dnsOption);
         command.Options.Add(_addHost);
+        command.Options.Add(_ip6);
     }
 
     /// <summary>The first network (the network mode) and the rest, checked as Docker checks them.</summary>
@@ -39,7 +41,15 @@ public sealed class RunNetworkOptions
             DnsSearch = (p.GetValue(_dnsSearch) ?? []).ToList(),
             DnsOptions = (p.GetValue(_dnsOption) ?? []).ToList(),
             ExtraHosts = (p.GetValue(_addHost) ?? []).ToList(),
+            RequestedIp6 = p.GetValue(_ip6),
         };
+        if (options.RequestedIp6 is { } ip6)
+        {
+            // Before the container is recorded, as --ip: checked again against the network's subnet when it joins.
+            if (mode is "host" or "none" or NetworkStore.DefaultNetworkName)
+                throw new NetworkException("user specified IP address is supported on user defined networks only");
+            Ipv6.Parse(ip6, "IPv6 address");
+        }
         NameResolution.Validate(options);
         if (options.Aliases.Count > 0 && networks.All(n => n is "host" or "none" or NetworkStore.DefaultNetworkName))
             throw new NetworkException("network-scoped alias is supported only for containers in user defined networks");

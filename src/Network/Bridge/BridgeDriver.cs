@@ -46,6 +46,7 @@ internal static class BridgeDriver
             try { nl.AddAddress(network.Bridge, network.Gateway, network.Subnet.Prefix); }
             catch (NetlinkException e) when (e.Errno == EEXIST) { /* a concurrent first use added it */ }
         }
+        if (network.EnableIPv6) EnsureGateway6(nl, network, link.Index);
         // -o mtu: set on the bridge explicitly (the kernel then no longer lowers it to its smallest port's).
         if (network.Mtu != 0 && link.Mtu != network.Mtu) nl.SetMtu(network.Bridge, network.Mtu);
         if (!link.IsUp) nl.SetUp(network.Bridge);
@@ -55,6 +56,25 @@ internal static class BridgeDriver
         // rules, made right after this and before any container is attached, drop the bridge's traffic to 127.0.0.0/8.
         Sysctl("net/ipv4/ip_forward", "1");
         Sysctl($"net/ipv4/conf/{network.Bridge}/route_localnet", "1");
+    }
+
+    /// <summary>
+    /// The IPv6 gateway on the bridge (nodad: usable at once, IPAM makes it unique) and IPv6 forwarding. Forwarding is
+    /// turned on the way ip_forward is for IPv4 (and as Docker does with ip6tables): net.ipv6.conf.all.forwarding, only
+    /// written when it is off, never turned off again. IPv6 has no per-interface switch that lets packets through:
+    /// the kernel forwards only when "all" is on (a per-interface value only changes host/router behaviour). Turning
+    /// it on makes interfaces with accept_ra=1 ignore router advertisements, as it does under Docker; `doctor` warns
+    /// about such interfaces.
+    /// </summary>
+    private static void EnsureGateway6(RtNetlink nl, NetworkRecord network, int bridgeIndex)
+    {
+        var subnet = network.Subnet6!.Value;
+        if (!nl.ListAddresses6().Any(a => a.LinkIndex == bridgeIndex && a.Address.Equals(network.Gateway6)))
+        {
+            try { nl.AddAddress6(network.Bridge, network.Gateway6!, subnet.Prefix); }
+            catch (NetlinkException e) when (e.Errno == EEXIST) { /* a concurrent first use added it */ }
+        }
+        Sysctl("net/ipv6/conf/all/forwarding", "1");
     }
 
     /// <summary>
@@ -114,10 +134,20 @@ internal static class BridgeDriver
                 FailPoint.Check("container-link");
                 if (network.Mtu != 0) inside.SetMtu(endpoint.ContainerIfName, network.Mtu);
                 inside.AddAddress(endpoint.ContainerIfName, endpoint.IP, network.Subnet.Prefix);
+                if (endpoint.IPv6 is { } ipv6)
+                {
+                    // Addresses and routes come from us only: a router advertisement on the bridge (from another
+                    // container with CAP_NET_RAW) must not add a default route or addresses. Written on this thread,
+                    // which is inside the container's namespace, so /proc/sys/net is the container's.
+                    Sysctl($"net/ipv6/conf/{endpoint.ContainerIfName}/accept_ra", "0");
+                    inside.AddAddress6(endpoint.ContainerIfName, ipv6, network.Subnet6!.Value.Prefix);
+                }
                 inside.SetUp("lo");
                 inside.SetUp(endpoint.ContainerIfName);
                 FailPoint.Check("route");
                 if (defaultRoute && !network.Internal) inside.AddRoute(IPAddress.Any, 0, network.Gateway, endpoint.ContainerIfName);
+                if (defaultRoute && !network.Internal && endpoint.IPv6 is not null)
+                    inside.AddRoute6(IPAddress.IPv6Any, 0, network.Gateway6, endpoint.ContainerIfName);
             });
         }
         catch
@@ -155,6 +185,14 @@ internal static class BridgeDriver
     {
         using var nl = RtNetlink.Open();
         return nl.ListRoutes().Where(r => r.Destination is not null)
+            .Select(r => (r.Destination!, r.PrefixLength)).ToList();
+    }
+
+    /// <summary>The host's IPv6 routes of the main table (for the overlap check of a new IPv6 subnet).</summary>
+    public static IReadOnlyList<(IPAddress Destination, int Prefix)> HostRoutes6()
+    {
+        using var nl = RtNetlink.Open();
+        return nl.ListRoutes6().Where(r => r.Destination is not null)
             .Select(r => (r.Destination!, r.PrefixLength)).ToList();
     }
 

@@ -11,7 +11,8 @@ public sealed record CheckResult(string Name, CheckLevel Level, string Found, st
 public sealed record HostFacts(
     string? IpForward, bool BrNetfilterLoaded, string? BridgeNfCallIptables, string? ForwardPolicy,
     IReadOnlyList<string> ForeignChains, string? RpFilterAll, bool ConntrackTool, bool ConntrackModule,
-    string CgroupMode, bool SeccompProfile, bool Tini, bool IptablesTool, bool NftTool);
+    string CgroupMode, bool SeccompProfile, bool Tini, bool IptablesTool, bool NftTool,
+    IReadOnlyList<string>? IgnoringRouterAdvertisements = null);
 
 /// <summary>`minidocker doctor`: checks the host (or one network namespace) for what the labs and bridge networking need.</summary>
 public static class HostDoctor
@@ -57,7 +58,18 @@ public static class HostDoctor
             File.Exists(SeccompProfilePath),
             TiniPaths.Any(File.Exists),
             iptables,
-            ToolRunner.Find("nft") is not null);
+            ToolRunner.Find("nft") is not null,
+            netns is null ? IgnoringRouterAdvertisements() : NetNs.Run(netns, IgnoringRouterAdvertisements));
+    }
+
+    /// <summary>With net.ipv6.conf.all.forwarding=1 (a dual-stack network turns it on) an interface with accept_ra=1
+    /// ignores router advertisements: these interfaces, empty when forwarding is off.</summary>
+    private static IReadOnlyList<string> IgnoringRouterAdvertisements()
+    {
+        if (ReadTrim("/proc/sys/net/ipv6/conf/all/forwarding") != "1") return [];
+        return Directory.GetDirectories("/proc/sys/net/ipv6/conf").Select(Path.GetFileName).OfType<string>()
+            .Where(i => i is not ("all" or "default" or "lo") && ReadTrim($"/proc/sys/net/ipv6/conf/{i}/accept_ra") == "1")
+            .Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>Chains another container runtime made (Docker's DOCKER*, Podman/netavark's, CNI's).</summary>
@@ -131,6 +143,10 @@ public static class HostDoctor
         r.Add(f.Tini
             ? new("tini", CheckLevel.OK, "present (--init)")
             : new("tini", CheckLevel.WARN, "tini is missing: run --init will fail", "apt-get install tini"));
+        if (f.IgnoringRouterAdvertisements is { Count: > 0 } ra)
+            r.Add(new("IPv6 router advertisements", CheckLevel.WARN,
+                $"IPv6 forwarding is on, so {string.Join(", ", ra.Take(6))} ignore{(ra.Count == 1 ? "s" : "")} router advertisements (accept_ra=1)",
+                "if an interface gets its IPv6 address or route by SLAAC: sysctl -w net.ipv6.conf.IF.accept_ra=2"));
         r.Add(f.IptablesTool || f.NftTool
             ? new("firewall tool", CheckLevel.OK, f.IptablesTool ? "iptables" : "nft")
             : new("firewall tool", CheckLevel.FAIL, "neither iptables nor nft is installed: networks cannot be made", "apt-get install iptables"));

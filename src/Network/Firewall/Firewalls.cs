@@ -9,13 +9,20 @@ public static class Firewalls
     /// <paramref name="scope"/> names the state root the rules belong to ("" for the default root): tags carry it, so
     /// roots side by side on one host never take each other's rules for their own (see TaggedRuleFirewall).
     /// </summary>
+    /// Each backend covers both families (see DualStackFirewall): ip6tables beside iptables, nftables' ip6 table beside ip.
     public static IFirewall Create(string? name, string? netnsPath = null, string scope = "") => name switch
     {
-        "iptables" => new IptablesFirewall(netnsPath, scope),
-        "nftables" => new NftablesFirewall(netnsPath, scope),
-        null when ToolRunner.Find("iptables-restore") is not null => new IptablesFirewall(netnsPath, scope),
-        null when ToolRunner.Find("nft") is not null => new NftablesFirewall(netnsPath, scope),
+        "iptables" => Iptables(netnsPath, scope),
+        "nftables" => Nftables(netnsPath, scope),
+        null when ToolRunner.Find("iptables-restore") is not null => Iptables(netnsPath, scope),
+        null when ToolRunner.Find("nft") is not null => Nftables(netnsPath, scope),
         null => throw new NetworkException("no firewall tool found: install iptables or nftables"),
         _ => throw new NetworkException($"unknown firewall backend '{name}': use iptables or nftables"),
     };
+
+    private static IFirewall Iptables(string? netnsPath, string scope) =>
+        new DualStackFirewall(new IptablesFirewall(netnsPath, scope), new IptablesFirewall(netnsPath, scope, ipv6: true), scope);
+
+    private static IFirewall Nftables(string? netnsPath, string scope) =>
+        new DualStackFirewall(new NftablesFirewall(netnsPath, scope), new NftablesFirewall(netnsPath, scope, ipv6: true), scope);
 }

@@ -4,11 +4,12 @@ namespace MiniDocker.Network;
 
 /// <summary>What the firewall needs to know about a network: its bridge and subnet, and whether it is internal (no
 /// traffic in or out of the bridge: no NAT, no forwarding to or from other interfaces).</summary>
-public sealed record NetworkRules(string Network, string Bridge, Subnet Subnet, bool Internal = false);
+/// <param name="Subnet6">its IPv6 subnet on a dual-stack network: the ip6tables / nftables ip6 side gets rules too.</param>
+public sealed record NetworkRules(string Network, string Bridge, Subnet Subnet, bool Internal = false, Subnet6? Subnet6 = null);
 
 /// <summary>A container's published ports on one network. Every mapping must have its host port chosen already.</summary>
 public sealed record ContainerPorts(
-    string ContainerId, string Network, string Bridge, IPAddress ContainerIp, IReadOnlyList<PortMapping> Ports);
+    string ContainerId, string Network, string Bridge, IPAddress ContainerIp, IReadOnlyList<PortMapping> Ports, IPAddress? ContainerIp6 = null);
 
 /// <summary>
 /// NAT and filtering for bridge networks and published ports, kept in chains (iptables) or a table (nftables) of

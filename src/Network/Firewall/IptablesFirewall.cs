@@ -18,7 +18,19 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     public const string Isolation1Chain = "MINIDOCKER-ISOLATION-1";
     public const string Isolation2Chain = "MINIDOCKER-ISOLATION-2";
 
-    public IptablesFirewall(string? netnsPath, string scope = "") : base(netnsPath, scope) { }
+    public IptablesFirewall(string? netnsPath, string scope = "", bool ipv6 = false) : base(netnsPath, scope)
+    {
+        _ipv6 = ipv6;
+        _tool = ipv6 ? "ip6tables" : "iptables";
+        _loopback = ipv6 ? "::1/128" : "127.0.0.0/8";
+        _host = ipv6 ? "/128" : "/32";
+    }
+
+    // The IPv6 side is the same layout in ip6tables (as Docker's): its own tables, the same chain names and tags.
+    private readonly bool _ipv6;
+    private readonly string _tool, _loopback, _host;
+
+    protected override bool IPv6 => _ipv6;
 
     public override string Name => "iptables";
 
@@ -32,7 +44,7 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
     // "/32" on single addresses), because Sync compares them with the saved rules to find what is missing.
 
     public override bool IsHookedIn() =>
-        Tools.RunUnchecked("iptables", ["-t", Nat, "-S", "PREROUTING"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+        Tools.RunUnchecked(_tool, ["-t", Nat, "-S", "PREROUTING"]).Output.Contains(BaseTag, StringComparison.Ordinal);
 
     protected override bool DeletesBySpec => true;
 
@@ -43,9 +55,13 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
         // Not for 127.0.0.0/8: a packet arriving from outside (a LAN host handing the host's MAC a packet for 127.0.0.1)
         // would be DNAT'd to a container before routing drops it as martian, so a port published on 127.0.0.1 only would
         // answer the LAN (Docker 28 closed the same hole). The host's own 127.0.0.1 connections go through OUTPUT.
-        yield return new DesiredRule(Nat, "PREROUTING", BaseTag, $"! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
+        yield return new DesiredRule(Nat, "PREROUTING", BaseTag, $"! -d {_loopback} -m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
         // OUTPUT too, so the host itself (including 127.0.0.1, see the --src-type LOCAL rule) reaches published ports.
-        yield return new DesiredRule(Nat, "OUTPUT", BaseTag, $"-m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
+        // Not ::1 on IPv6: a packet from ::1 may never leave loopback (no route_localnet), so DNAT would drop it;
+        // [::1]:PORT is answered by the port relay (PortProxy) instead.
+        yield return new DesiredRule(Nat, "OUTPUT", BaseTag, _ipv6
+            ? $"! -d {_loopback} -m addrtype --dst-type LOCAL {comment} -j {DnatChain}"
+            : $"-m addrtype --dst-type LOCAL {comment} -j {DnatChain}");
         yield return new DesiredRule(Nat, "POSTROUTING", BaseTag, $"{comment} -j {PostroutingChain}");
         // First in FORWARD: a distribution's or an admin's REJECT/DROP further down must not hide our accepts.
         yield return new DesiredRule(Filter, "FORWARD", BaseTag, $"{comment} -j {ForwardChain}", First: true);
@@ -64,10 +80,14 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
             yield return new DesiredRule(Filter, Isolation1Chain, tag, $"-i {br} ! -o {br} {comment} -j DROP");
             yield return new DesiredRule(Filter, Isolation1Chain, tag, $"! -i {br} -o {br} {comment} -j DROP");
             yield return new DesiredRule(Filter, ForwardChain, tag, $"-i {br} -o {br} {comment} -j ACCEPT");
-            yield return new DesiredRule(Raw, "PREROUTING", tag, $"-d 127.0.0.0/8 -i {br} {comment} -j DROP", First: true);
+            if (!_ipv6) yield return new DesiredRule(Raw, "PREROUTING", tag, $"-d 127.0.0.0/8 -i {br} {comment} -j DROP", First: true);
             yield break;
         }
-        yield return new DesiredRule(Nat, PostroutingChain, tag, $"-s {n.Subnet} ! -o {br} {comment} -j MASQUERADE");
+        // IPv6 goes out by NAT66, as Docker 27+ does with ip6tables: the container's ULA (fd00::/8) addresses are
+        // not routable upstream, and routed IPv6 would need the upstream router to route the subnet to this host,
+        // which a single host cannot arrange. MASQUERADE to the host's address keeps "run and it reaches out" true.
+        string subnet = _ipv6 ? n.Subnet6?.ToString() ?? throw new NetworkException($"network {n.Network} has no IPv6 subnet") : n.Subnet.ToString();
+        yield return new DesiredRule(Nat, PostroutingChain, tag, $"-s {subnet} ! -o {br} {comment} -j MASQUERADE");
         // Published ports work for connections from the host itself, 127.0.0.1:HOSTPORT included, without a
         // userland proxy process per port: the bridge gets route_localnet=1 so a packet from 127.0.0.1 may be
         // routed out of it after DNAT, and this rule rewrites such a local source to the bridge address so the
@@ -87,28 +107,30 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
         // drop it before conntrack and DNAT, rather than kube-proxy's filter INPUT rule: that one needs a conntrack
         // match (! RELATED,ESTABLISHED,DNAT) and exempts 127.0.0.0/8 sources, which a raw socket can forge (UDP
         // needs no answer). First in the chain: an ACCEPT someone else put into raw PREROUTING must not skip it.
-        yield return new DesiredRule(Raw, "PREROUTING", tag, $"-d 127.0.0.0/8 -i {br} {comment} -j DROP", First: true);
+        // IPv6 has no route_localnet, so nothing on the bridge can reach ::1: no raw rule there.
+        if (!_ipv6) yield return new DesiredRule(Raw, "PREROUTING", tag, $"-d 127.0.0.0/8 -i {br} {comment} -j DROP", First: true);
     }
 
     protected override IEnumerable<DesiredRule> MappingRules(ContainerPorts c, PortMapping m, string tag)
     {
         string comment = Comment(tag);
         string p = m.Protocol;
-        string hostMatch = m.HostIp is null ? "" : $"-d {m.HostIp}/32 ";
+        string hostMatch = m.HostIp is null ? "" : $"-d {m.HostIp}{_host} ";
+        string destination = _ipv6 ? $"[{c.ContainerIp}]:{m.ContainerPort}" : $"{c.ContainerIp}:{m.ContainerPort}";
         yield return new DesiredRule(Nat, DnatChain, tag,
-            $"{hostMatch}-p {p} -m {p} --dport {m.HostPort} {comment} -j DNAT --to-destination {c.ContainerIp}:{m.ContainerPort}");
+            $"{hostMatch}-p {p} -m {p} --dport {m.HostPort} {comment} -j DNAT --to-destination {destination}");
         // Hairpin: a container reaching its own published port gets DNATed back to itself; without rewriting the
         // source it would answer itself directly and the client would drop the unexpected reply.
         yield return new DesiredRule(Nat, PostroutingChain, tag,
-            $"-s {c.ContainerIp}/32 -d {c.ContainerIp}/32 -p {p} -m {p} --dport {m.ContainerPort} {comment} -j MASQUERADE");
+            $"-s {c.ContainerIp}{_host} -d {c.ContainerIp}{_host} -p {p} -m {p} --dport {m.ContainerPort} {comment} -j MASQUERADE");
         // Lets published traffic in even when the FORWARD policy is DROP.
         yield return new DesiredRule(Filter, ForwardChain, tag,
-            $"-d {c.ContainerIp}/32 -o {c.Bridge} -p {p} -m {p} --dport {m.ContainerPort} {comment} -j ACCEPT");
+            $"-d {c.ContainerIp}{_host} -o {c.Bridge} -p {p} -m {p} --dport {m.ContainerPort} {comment} -j ACCEPT");
     }
 
     protected override RuleSnapshot Read()
     {
-        string saved = Tools.Run("iptables-save", []);
+        string saved = Tools.Run(_tool + "-save", []);
         var chains = new HashSet<(string, string)>();
         var rules = new List<PresentRule>();
         string table = "";
@@ -165,9 +187,9 @@ internal sealed class IptablesFirewall : TaggedRuleFirewall
         // A batch that deletes returns at its commits, not at the tool's exit, which comes an RCU grace period
         // later (see NfTablesCommitWatch); a batch that only adds exits at once anyway.
         if (plan.Delete.Count + plan.DropChains.Count > 0)
-            Tools.RunCommits("iptables-restore", ["--noflush"], script.ToString(), transactions);
+            Tools.RunCommits(_tool + "-restore", ["--noflush"], script.ToString(), transactions);
         else
-            Tools.Run("iptables-restore", ["--noflush"], script.ToString());
+            Tools.Run(_tool + "-restore", ["--noflush"], script.ToString());
     }
 
     private static string Comment(string tag) => $"-m comment --comment {tag}";

@@ -31,7 +31,19 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
         [RawPreroutingChain] = "type filter hook prerouting priority raw; policy accept;",
     };
 
-    public NftablesFirewall(string? netnsPath, string scope = "") : base(netnsPath, scope) { }
+    public NftablesFirewall(string? netnsPath, string scope = "", bool ipv6 = false) : base(netnsPath, scope)
+    {
+        _ipv6 = ipv6;
+        _family = ipv6 ? "ip6" : "ip";
+        _loopback = ipv6 ? "::1" : "127.0.0.0/8";
+    }
+
+    // The IPv6 side is "table ip6 minidocker", the same chains and tags: an inet table would share one table between
+    // both families, but then a flush of either side and the IPv4 rules' texts would change for every host.
+    private readonly bool _ipv6;
+    private readonly string _family, _loopback;
+
+    protected override bool IPv6 => _ipv6;
 
     public override string Name => "nftables";
 
@@ -46,14 +58,17 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     // explains the purpose of each rule.
 
     public override bool IsHookedIn() =>
-        Tools.RunUnchecked("nft", ["list", "chain", "ip", Table, "prerouting"]).Output.Contains(BaseTag, StringComparison.Ordinal);
+        Tools.RunUnchecked("nft", ["list", "chain", _family, Table, "prerouting"]).Output.Contains(BaseTag, StringComparison.Ordinal);
 
     protected override IEnumerable<DesiredRule> BaseRules()
     {
         string comment = Comment(BaseTag);
         // Not for 127.0.0.0/8 arriving from outside: see IptablesFirewall.BaseRules.
-        yield return new DesiredRule(Table, "prerouting", BaseTag, $"ip daddr != 127.0.0.0/8 fib daddr type local jump {DnatChain} {comment}");
-        yield return new DesiredRule(Table, "output", BaseTag, $"fib daddr type local jump {DnatChain} {comment}");
+        yield return new DesiredRule(Table, "prerouting", BaseTag, $"{_family} daddr != {_loopback} fib daddr type local jump {DnatChain} {comment}");
+        // Not ::1 on IPv6: see IptablesFirewall.BaseRules (the port relay answers it).
+        yield return new DesiredRule(Table, "output", BaseTag, _ipv6
+            ? $"{_family} daddr != {_loopback} fib daddr type local jump {DnatChain} {comment}"
+            : $"fib daddr type local jump {DnatChain} {comment}");
         yield return new DesiredRule(Table, "postrouting", BaseTag, $"jump {PostroutingChain} {comment}");
         yield return new DesiredRule(Table, "forward", BaseTag, $"jump {ForwardChain} {comment}");
         yield return new DesiredRule(Table, ForwardChain, BaseTag, $"jump {Isolation1Chain} {comment}", First: true);
@@ -69,10 +84,12 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
             yield return new DesiredRule(Table, Isolation1Chain, tag, $"iifname {br} oifname != {br} drop {comment}");
             yield return new DesiredRule(Table, Isolation1Chain, tag, $"iifname != {br} oifname {br} drop {comment}");
             yield return new DesiredRule(Table, ForwardChain, tag, $"iifname {br} oifname {br} accept {comment}");
-            yield return new DesiredRule(Table, RawPreroutingChain, tag, $"iifname {br} ip daddr 127.0.0.0/8 drop {comment}", First: true);
+            if (!_ipv6) yield return new DesiredRule(Table, RawPreroutingChain, tag, $"iifname {br} ip daddr 127.0.0.0/8 drop {comment}", First: true);
             yield break;
         }
-        yield return new DesiredRule(Table, PostroutingChain, tag, $"ip saddr {n.Subnet} oifname != {br} masquerade {comment}");
+        // NAT66 for IPv6: see IptablesFirewall.NetworkRules.
+        string subnet = _ipv6 ? n.Subnet6?.ToString() ?? throw new NetworkException($"network {n.Network} has no IPv6 subnet") : n.Subnet.ToString();
+        yield return new DesiredRule(Table, PostroutingChain, tag, $"{_family} saddr {subnet} oifname != {br} masquerade {comment}");
         yield return new DesiredRule(Table, PostroutingChain, tag, $"oifname {br} fib saddr type local masquerade {comment}");
         yield return new DesiredRule(Table, ForwardChain, tag, $"oifname {br} ct state established,related accept {comment}");
         yield return new DesiredRule(Table, ForwardChain, tag, $"iifname {br} oifname != {br} accept {comment}");
@@ -80,7 +97,7 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
         yield return new DesiredRule(Table, Isolation1Chain, tag, $"iifname {br} oifname != {br} jump {Isolation2Chain} {comment}");
         yield return new DesiredRule(Table, Isolation2Chain, tag, $"oifname {br} drop {comment}");
         // Host loopback services are not for containers (CVE-2020-8558): see the iptables backend's raw rule.
-        yield return new DesiredRule(Table, RawPreroutingChain, tag, $"iifname {br} ip daddr 127.0.0.0/8 drop {comment}", First: true);
+        if (!_ipv6) yield return new DesiredRule(Table, RawPreroutingChain, tag, $"iifname {br} ip daddr 127.0.0.0/8 drop {comment}", First: true);
     }
 
     protected override IEnumerable<DesiredRule> MappingRules(ContainerPorts c, PortMapping m, string tag)
@@ -88,17 +105,18 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
         string comment = Comment(tag);
         string p = m.Protocol;
         string hostMatch = m.HostIp is null ? "" : $"ip daddr {m.HostIp} ";
+        string destination = _ipv6 ? $"[{c.ContainerIp}]:{m.ContainerPort}" : $"{c.ContainerIp}:{m.ContainerPort}";
         yield return new DesiredRule(Table, DnatChain, tag,
-            $"{hostMatch}{p} dport {m.HostPort} dnat to {c.ContainerIp}:{m.ContainerPort} {comment}");
+            $"{hostMatch}{p} dport {m.HostPort} dnat to {destination} {comment}");
         yield return new DesiredRule(Table, PostroutingChain, tag,
-            $"ip saddr {c.ContainerIp} ip daddr {c.ContainerIp} {p} dport {m.ContainerPort} masquerade {comment}");
+            $"{_family} saddr {c.ContainerIp} {_family} daddr {c.ContainerIp} {p} dport {m.ContainerPort} masquerade {comment}");
         yield return new DesiredRule(Table, ForwardChain, tag,
-            $"ip daddr {c.ContainerIp} oifname \"{c.Bridge}\" {p} dport {m.ContainerPort} accept {comment}");
+            $"{_family} daddr {c.ContainerIp} oifname \"{c.Bridge}\" {p} dport {m.ContainerPort} accept {comment}");
     }
 
     protected override RuleSnapshot Read()
     {
-        (int exitCode, string listing, string error) = Tools.RunUnchecked("nft", ["-a", "list", "table", "ip", Table]);
+        (int exitCode, string listing, string error) = Tools.RunUnchecked("nft", ["-a", "list", "table", _family, Table]);
         var chains = new HashSet<(string, string)>();
         var rules = new List<PresentRule>();
         if (exitCode != 0)
@@ -138,21 +156,21 @@ internal sealed partial class NftablesFirewall : TaggedRuleFirewall
     {
         var script = new StringBuilder();
         if (plan.CreateChains.Count > 0)
-            script.Append($"add table ip {Table}\n");
+            script.Append($"add table {_family} {Table}\n");
         foreach ((_, string chain) in plan.CreateChains)
         {
-            script.Append($"add chain ip {Table} {chain}");
+            script.Append($"add chain {_family} {Table} {chain}");
             if (BaseChainSpecs.TryGetValue(chain, out string? spec))
                 script.Append($" {{ {spec} }}");
             script.Append('\n');
         }
         foreach (PresentRule rule in plan.Delete)
-            script.Append($"delete rule ip {Table} {rule.Chain} handle {rule.DeleteRef}\n");
+            script.Append($"delete rule {_family} {Table} {rule.Chain} handle {rule.DeleteRef}\n");
         foreach (DesiredRule rule in plan.Add)
-            script.Append($"{(rule.First ? "insert" : "add")} rule ip {Table} {rule.Chain} {rule.Text}\n");
+            script.Append($"{(rule.First ? "insert" : "add")} rule {_family} {Table} {rule.Chain} {rule.Text}\n");
         // Every chain (and rule) of ours lives in our own table: dropping the chains means dropping the table.
         if (plan.DropChains.Count > 0)
-            script.Append($"delete table ip {Table}\n");
+            script.Append($"delete table {_family} {Table}\n");
         // One transaction for the whole script. A script that deletes returns at its commit, not at nft's exit,
         // which comes an RCU grace period later (see NfTablesCommitWatch).
         if (plan.Delete.Count + plan.DropChains.Count > 0)

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using MiniDocker.Linux;
 
@@ -183,12 +185,21 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
             .Order(StringComparer.Ordinal)
             .ToList();
 
+    /// <summary>The IPv6 side of a dual-stack firewall (ip6tables, nftables ip6): network rules use the IPv6 subnet,
+    /// container rules the container's IPv6 address, and only mappings on all host addresses apply (a host IP given
+    /// with -p is IPv4).</summary>
+    protected virtual bool IPv6 => false;
+
     private IEnumerable<DesiredRule> ContainerRules(ContainerPorts c)
     {
         string tag = ContainerTag(c.ContainerId);
         ValidateInterface(c.Bridge);
-        if (c.ContainerIp.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
-            throw new NetworkException($"container {c.ContainerId}: address {c.ContainerIp} is not IPv4");
+        IPAddress ip = IPv6
+            ? c.ContainerIp6 ?? throw new NetworkException($"container {c.ContainerId} has no IPv6 address")
+            : c.ContainerIp;
+        var family = IPv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+        if (ip.AddressFamily != family)
+            throw new NetworkException($"container {c.ContainerId}: address {ip} is not {(IPv6 ? "IPv6" : "IPv4")}");
         foreach (PortMapping mapping in c.Ports)
         {
             if (mapping.HostPort is < 1 or > 65535 || mapping.ContainerPort is < 1 or > 65535)
@@ -196,11 +207,13 @@ internal abstract partial class TaggedRuleFirewall : IFirewall
                     $"container {c.ContainerId}: mapping {mapping} needs host and container ports 1-65535 (allocate host ports first)");
             if (mapping.Protocol is not ("tcp" or "udp"))
                 throw new NetworkException($"unknown protocol '{mapping.Protocol}'");
-            if (mapping.HostIp is { AddressFamily: not System.Net.Sockets.AddressFamily.InterNetwork })
+            if (mapping.HostIp is { AddressFamily: not AddressFamily.InterNetwork })
                 throw new NetworkException($"invalid host IP '{mapping.HostIp}': only IPv4 is supported");
         }
+        var mappings = IPv6 ? c.Ports.Where(m => m.HostIp is null) : c.Ports;
+        var target = c with { ContainerIp = ip };
         // Two mappings to the same container port produce identical hairpin and accept rules; keep one of each.
-        return c.Ports.SelectMany(m => MappingRules(c, m, tag)).Distinct().ToList();
+        return mappings.SelectMany(m => MappingRules(target, m, tag)).Distinct().ToList();
     }
 
     private void Sync(bool withBase, Dictionary<string, IEnumerable<DesiredRule>> wantedByTag, bool removeUnlistedContainers = false,

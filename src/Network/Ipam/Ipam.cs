@@ -80,6 +80,7 @@ public sealed class Ipam
     {
         NameRules.ValidateNetworkName(network);
         using FileLock _ = LockIpam();
+        Release6Locked(network, owner);
         IpamState? state = Load(network, expected: null);
         if (state is null)
             return;
@@ -108,11 +109,15 @@ public sealed class Ipam
     {
         NameRules.ValidateNetworkName(network);
         string path = StatePath(network);
-        if (!File.Exists(path))
-            return new Dictionary<IPAddress, string>();
         // No lock needed to read: the file is only ever replaced by rename, never rewritten in place.
-        IpamState state = StateJson.Read(path, NetworkJson.Default.IpamState);
-        return state.Allocations.ToDictionary(a => IPAddress.Parse(a.Key), a => a.Value);
+        var all = File.Exists(path)
+            ? StateJson.Read(path, NetworkJson.Default.IpamState).Allocations.ToDictionary(a => IPAddress.Parse(a.Key), a => a.Value)
+            : new Dictionary<IPAddress, string>();
+        // The IPv6 addresses too: their owners are swept with the IPv4 ones (Release frees both).
+        if (File.Exists(StatePath6(network)))
+            foreach (var (address, holder) in StateJson.Read(StatePath6(network), NetworkJson.Default.IpamState6).Allocations)
+                all[IPAddress.Parse(address)] = holder;
+        return all;
     }
 
     public void DeleteNetwork(string network)
@@ -120,7 +125,79 @@ public sealed class Ipam
         NameRules.ValidateNetworkName(network);
         using FileLock _ = LockIpam();
         AtomicFile.Delete(StatePath(network), fsyncDirectory: true);
+        AtomicFile.Delete(StatePath6(network), fsyncDirectory: true);
     }
+
+    /// <summary>
+    /// Gives <paramref name="owner"/> an IPv6 address in <paramref name="subnet"/>, as <see cref="Allocate(string,
+    /// Subnet, IPAddress, string, IPAddress?, out bool, Subnet?)"/> does for IPv4: the requested one (anywhere in the
+    /// subnet but the network address, the gateway or a taken one), else the next after the last automatic one. The
+    /// automatic ones are network+2, +3... (no broadcast in IPv6), so they stay short and readable.
+    /// </summary>
+    public IPAddress Allocate6(string network, Subnet6 subnet, IPAddress gateway, string owner, IPAddress? requested, out bool isNew)
+    {
+        isNew = false;
+        NameRules.ValidateNetworkName(network);
+        NameRules.ValidateContainerId(owner);
+        using FileLock _ = LockIpam();
+        string path = StatePath6(network);
+        IpamState6 state = File.Exists(path) ? StateJson.Read(path, NetworkJson.Default.IpamState6)
+            : new IpamState6 { Subnet = subnet.ToString(), Gateway = gateway };
+        if (state.Subnet != subnet.ToString() || !state.Gateway.Equals(gateway))
+            throw new NetworkException($"IPv6 IPAM state of network {network} is for {state.Subnet} via {state.Gateway}: remove and recreate the network");
+        foreach ((string held, string holder) in state.Allocations)
+        {
+            if (holder != owner) continue;
+            IPAddress current = IPAddress.Parse(held);
+            if (requested is not null && !requested.Equals(current))
+                throw new NetworkException($"container {owner} already has address {current} in network {network}");
+            return current;
+        }
+        IPAddress address;
+        if (requested is not null)
+        {
+            if (!subnet.Contains(requested))
+                throw new NetworkException($"address {requested} is outside subnet {subnet} of network {network}");
+            if (requested.Equals(subnet.Network))
+                throw new NetworkException($"address {requested} is the subnet-router anycast address of network {network} ({subnet})");
+            if (requested.Equals(gateway))
+                throw new NetworkException($"address {requested} is the gateway of network {network}");
+            if (state.Allocations.ContainsKey(requested.ToString()))
+                throw new NetworkException($"address {requested} is already in use in network {network}");
+            address = requested;
+        }
+        else
+        {
+            // A /64 has 2^64 addresses: no wrap-around search is needed, only a skip over requested and gateway ones.
+            long offset = Math.Max(state.LastOffset, 0);
+            do
+            {
+                if (offset == long.MaxValue) throw new NetworkException($"no free IPv6 address in network {network} ({subnet})");
+                offset++;
+                address = subnet.AddressAt(offset);
+            }
+            while (address.Equals(gateway) || state.Allocations.ContainsKey(address.ToString()));
+            state.LastOffset = offset;
+        }
+        state.Allocations[address.ToString()] = owner;
+        StateJson.Write(path, state, NetworkJson.Default.IpamState6);
+        isNew = true;
+        return address;
+    }
+
+    private void Release6Locked(string network, string owner)
+    {
+        string path = StatePath6(network);
+        if (!File.Exists(path)) return;
+        IpamState6 state = StateJson.Read(path, NetworkJson.Default.IpamState6);
+        List<string> held = state.Allocations.Where(a => a.Value == owner).Select(a => a.Key).ToList();
+        if (held.Count == 0) return;
+        foreach (string address in held) state.Allocations.Remove(address);
+        StateJson.Write(path, state, NetworkJson.Default.IpamState6);
+    }
+
+    // A directory of its own: a network called "x.ipv6" must not share a file with network "x".
+    private string StatePath6(string network) => Path.Combine(_directory, "ipv6", network + ".json");
 
     private static void CheckRequested(string network, Subnet subnet, IPAddress gateway, IPAddress requested)
     {
@@ -181,6 +258,15 @@ public sealed class Ipam
     private FileLock LockIpam() => FileLock.Acquire(Path.Combine(_directory, ".lock"));
 
     private string StatePath(string network) => Path.Combine(_directory, network + ".json");
+}
+
+/// <summary>On-disk IPv6 IPAM state of one dual-stack network.</summary>
+internal sealed class IpamState6
+{
+    public required string Subnet { get; init; }
+    public required IPAddress Gateway { get; init; }
+    public long LastOffset { get; set; }
+    public Dictionary<string, string> Allocations { get; init; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>On-disk IPAM state of one network.</summary>

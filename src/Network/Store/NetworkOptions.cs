@@ -7,7 +7,9 @@ namespace MiniDocker.Network;
 /// <param name="Internal">`--internal`: no outbound route, no NAT, no published ports.</param>
 /// <param name="IpRange">`--ip-range`: automatic addresses come from this part of the subnet only.</param>
 /// <param name="Labels">`--label K=V`: shown by inspect, matched by `ls --filter label=`.</param>
-public sealed record NetworkSpec(bool Internal = false, string? IpRange = null, IReadOnlyDictionary<string, string>? Labels = null);
+/// <param name="EnableIPv6">`--ipv6`: dual stack, with <paramref name="Subnet6"/> (and its gateway).</param>
+public sealed record NetworkSpec(bool Internal = false, string? IpRange = null, IReadOnlyDictionary<string, string>? Labels = null,
+    bool EnableIPv6 = false, string? Subnet6 = null, string? Gateway6 = null);
 
 /// <summary>The driver options (-o) a bridge network understands, each under our name and Docker's.</summary>
 public static partial class NetworkOptions

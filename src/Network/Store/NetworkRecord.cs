@@ -14,8 +14,13 @@ public sealed record NetworkRecord(
     bool Internal = false,
     Subnet? IpRange = null,
     IReadOnlyDictionary<string, string>? Labels = null,
-    int Mtu = 0)
+    int Mtu = 0,
+    Subnet6? Subnet6 = null,
+    IPAddress? Gateway6 = null)
 {
+    /// <summary>`--ipv6`: the network is dual stack (an IPv6 subnet beside the IPv4 one).</summary>
+    public bool EnableIPv6 => Subnet6 is not null && Gateway6 is not null;
+
     /// <summary>Whether containers on it resolve each other by name (aardvark-dns): every network but the default
     /// one, as Docker. Not a macvlan or ipvlan network: the server listens on the gateway, which there is the LAN's
     /// router, not an address of this host.</summary>
@@ -30,6 +35,7 @@ public sealed record NetworkRecord(
 /// <param name="ContainerIfName">Name inside the container: eth0 for its first network, eth1... for the others.</param>
 /// <param name="Name">The container's name when it joined, for name resolution.</param>
 /// <param name="Aliases">`--network-alias`/`--alias` names it also resolves by on this network.</param>
+/// <param name="IPv6">Its IPv6 address on a dual-stack network.</param>
 /// <param name="MAC">Derived from <paramref name="IP"/> like Docker, e.g. 02:42:0a:14:00:02.</param>
 public sealed record EndpointRecord(
     string ContainerId,
@@ -40,4 +46,5 @@ public sealed record EndpointRecord(
     string MAC,
     IReadOnlyList<PortMapping> Ports,
     string? Name = null,
-    IReadOnlyList<string>? Aliases = null);
+    IReadOnlyList<string>? Aliases = null,
+    IPAddress? IPv6 = null);

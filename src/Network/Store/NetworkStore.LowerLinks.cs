@@ -20,6 +20,8 @@ public sealed partial class NetworkStore
         var parsed = LowerLinkOptions.Parse(driver, options);
         if (spec.Internal)
             throw new NetworkException($"--internal is not supported with driver {driver}: its containers are on the parent's LAN");
+        if (spec.EnableIPv6 || spec.Subnet6 is not null)
+            throw new NetworkException($"--ipv6 is not supported with driver {driver} yet: IPv6 is built for bridge networks only");
         Subnet parsedSubnet = ParseNetworkSubnet(subnet);
         IPAddress parsedGateway = ParseGateway(gateway, parsedSubnet);
         Subnet? ipRange = NetworkOptions.ParseIpRange(spec.IpRange, parsedSubnet);

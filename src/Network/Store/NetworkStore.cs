@@ -68,7 +68,8 @@ public sealed partial class NetworkStore
         IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes,
         string driver = BridgeDriver,
         IReadOnlyDictionary<string, string>? options = null,
-        NetworkSpec? spec = null)
+        NetworkSpec? spec = null,
+        IReadOnlyList<(IPAddress Destination, int Prefix)>? hostRoutes6 = null)
     {
         NameRules.ValidateNetworkName(name);
         if (name == DefaultNetworkName)
@@ -80,9 +81,15 @@ public sealed partial class NetworkStore
         options ??= new Dictionary<string, string>();
         spec ??= new NetworkSpec();
         var parsed = NetworkOptions.Parse(options);
-        Subnet parsedSubnet = ParseNetworkSubnet(subnet);
-        IPAddress parsedGateway = ParseGateway(gateway, parsedSubnet);
-        Subnet? ipRange = NetworkOptions.ParseIpRange(spec.IpRange, parsedSubnet);
+        (Subnet6 Subnet, IPAddress Gateway)? ipv6 = ParseIpv6(spec);
+        // `--ipv6 --subnet fd00:1::/64` alone: the IPv4 side comes from the pool, as in Docker (under the lock, below).
+        Subnet? parsedSubnet = subnet.Length == 0 ? null : ParseNetworkSubnet(subnet);
+        IPAddress? parsedGateway = parsedSubnet is { } given ? ParseGateway(gateway, given) : null;
+        if (parsedSubnet is null && gateway is not null)
+            throw new NetworkException($"gateway {gateway} needs an IPv4 --subnet");
+        if (spec.IpRange is not null && parsedSubnet is null)
+            throw new NetworkException("--ip-range needs an IPv4 --subnet");
+        Subnet? ipRange = parsedSubnet is { } forRange ? NetworkOptions.ParseIpRange(spec.IpRange, forRange) : null;
         NetworkOptions.ValidateLabels(spec.Labels);
         string? requestedBridge = parsed.BridgeName;
         if (requestedBridge is not null)
@@ -95,9 +102,87 @@ public sealed partial class NetworkStore
         }
 
         using FileLock _ = LockStore();
-        return CreateLocked(name, parsedSubnet, parsedGateway, requestedBridge, hostRoutes,
+        if (ipv6 is { } v6)
+        {
+            if (ReadNetworks().FirstOrDefault(n => n.Subnet6 is { } other && other.Overlaps(v6.Subnet)) is { } clash)
+                throw new NetworkException($"IPv6 subnet {v6.Subnet} overlaps IPv6 subnet {clash.Subnet6} of network {clash.Name}");
+            foreach (var (destination, prefix) in hostRoutes6 ?? [])
+            {
+                // The default route and link-local/multicast routes every interface has are no conflict.
+                if (prefix == 0 || destination.IsIPv6LinkLocal || destination.IsIPv6Multicast) continue;
+                Subnet6 route = Subnet6.Containing(destination, prefix);
+                if (route.Overlaps(v6.Subnet))
+                    throw new NetworkException($"IPv6 subnet {v6.Subnet} overlaps host route {route}");
+            }
+        }
+        Subnet ipv4 = parsedSubnet ?? FreePoolSubnet(hostRoutes);
+        return CreateLocked(name, ipv4, parsedGateway ?? ipv4.FirstHost, requestedBridge, hostRoutes,
             new Dictionary<string, string>(options),
-            r => r with { Internal = spec.Internal, IpRange = ipRange, Labels = spec.Labels is { Count: > 0 } l ? l : null, Mtu = parsed.Mtu });
+            r => r with
+            {
+                Internal = spec.Internal,
+                IpRange = ipRange,
+                Labels = spec.Labels is { Count: > 0 } l ? l : null,
+                Mtu = parsed.Mtu,
+                Subnet6 = ipv6?.Subnet,
+                Gateway6 = ipv6?.Gateway
+            });
+    }
+
+    /// <summary>`--ipv6` with its IPv6 subnet and gateway, checked before anything is written.</summary>
+    private static (Subnet6 Subnet, IPAddress Gateway)? ParseIpv6(NetworkSpec spec)
+    {
+        if (!spec.EnableIPv6)
+        {
+            if (spec.Subnet6 is not null)
+                throw new NetworkException($"IPv6 subnet {spec.Subnet6} given without --ipv6: add --ipv6 to make a dual-stack network");
+            if (spec.Gateway6 is not null)
+                throw new NetworkException($"IPv6 gateway {spec.Gateway6} given without --ipv6");
+            return null;
+        }
+        if (spec.Subnet6 is null)
+            throw new NetworkException("--ipv6 needs an IPv6 --subnet, e.g. --subnet fd00:1::/64 (there is no default IPv6 pool)");
+        Subnet6 subnet = Subnet6.Parse(spec.Subnet6);
+        if (subnet.Prefix > Subnet6.LongestPrefix)
+            throw new NetworkException($"invalid IPv6 subnet '{spec.Subnet6}': prefix must be at most /{Subnet6.LongestPrefix} " +
+                "(an IPv6 link is a /64: interface identifiers, SLAAC and neighbour discovery assume it, RFC 7421)");
+        foreach ((string range, string what) in ReservedRanges6)
+        {
+            if (Subnet6.Parse(range).Overlaps(subnet))
+                throw new NetworkException($"invalid IPv6 subnet '{spec.Subnet6}': overlaps the {what} range ({range})");
+        }
+        IPAddress gateway = subnet.FirstHost;
+        if (spec.Gateway6 is not null)
+        {
+            gateway = Ipv6.Parse(spec.Gateway6, "IPv6 gateway");
+            if (!subnet.Contains(gateway))
+                throw new NetworkException($"IPv6 gateway {gateway} is outside subnet {subnet}");
+            if (gateway.Equals(subnet.Network))
+                throw new NetworkException($"IPv6 gateway {gateway} is the subnet-router anycast address of {subnet}");
+        }
+        return (subnet, gateway);
+    }
+
+    private static readonly (string Range, string What)[] ReservedRanges6 =
+    [
+        ("::/8", "unspecified, loopback and IPv4-mapped"),
+        ("fe80::/10", "link-local"),
+        ("ff00::/8", "multicast"),
+    ];
+
+    /// <summary>An IPv4 subnet for a network given only an IPv6 one: Docker's local pool, 172.18-31.0.0/16, then
+    /// 192.168.0-240.0/20, the first that overlaps no network and no host route. The caller holds the store lock.</summary>
+    private Subnet FreePoolSubnet(IReadOnlyList<(IPAddress Destination, int Prefix)> hostRoutes)
+    {
+        var others = ReadNetworks();
+        var candidates = Enumerable.Range(18, 14).Select(o => Subnet.Parse($"172.{o}.0.0/16"))
+            .Concat(Enumerable.Range(0, 16).Select(i => Subnet.Parse($"192.168.{i * 16}.0/20")));
+        foreach (Subnet candidate in candidates)
+        {
+            if (!others.Any(n => n.Subnet.Overlaps(candidate)) && !RoutesOverlapping(candidate, hostRoutes).Any())
+                return candidate;
+        }
+        throw new NetworkException("no free IPv4 subnet in the pool (172.18-31.0.0/16, 192.168.0.0/16): give one with --subnet");
     }
 
     /// <summary>
@@ -213,7 +298,7 @@ public sealed partial class NetworkStore
     /// <paramref name="ip"/> (allocated by <see cref="Ipam"/>), choosing a host veth name no other endpoint uses.
     /// </summary>
     public EndpointRecord Attach(string network, string containerId, IPAddress ip, IReadOnlyList<PortMapping> ports,
-        string containerIfName = "eth0", string? name = null, IReadOnlyList<string>? aliases = null)
+        string containerIfName = "eth0", string? name = null, IReadOnlyList<string>? aliases = null, IPAddress? ipv6 = null)
     {
         NameRules.ValidateContainerId(containerId);
         using FileLock _ = LockStore();
@@ -232,7 +317,7 @@ public sealed partial class NetworkStore
             hostVeth = InterfaceNames.HostVeth(containerId, network, attempt);
 
         var endpoint = new EndpointRecord(containerId, network, hostVeth, containerIfName, ip, MacFor(ip), ports,
-            name, aliases is { Count: > 0 } ? aliases : null);
+            name, aliases is { Count: > 0 } ? aliases : null, ipv6);
         StateJson.Write(path, endpoint, NetworkJson.Default.EndpointRecord);
         return endpoint;
     }
