@@ -149,6 +149,25 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial int futimens(int fd, timespec* times);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fsync(int fd);
+    [LibraryImport(Lib, SetLastError = true)] public static unsafe partial nint getrandom(byte* buffer, nuint length, uint flags);
+
+    /// <summary>Bytes from the kernel's CSPRNG (getrandom(2), blocking only before the pool is first seeded). .NET's
+    /// RandomNumberGenerator goes through OpenSSL on Linux, whose loading and set-up cost every `run` a few ms.</summary>
+    public static unsafe byte[] RandomBytes(int count)
+    {
+        var bytes = new byte[count];
+        fixed (byte* p = bytes)
+        {
+            for (int done = 0; done < count;)
+            {
+                nint n = getrandom(p + done, (nuint)(count - done), 0);
+                if (n < 0 && LastErrno == EINTR) continue;
+                if (n < 0) throw new SyscallException("getrandom", null, LastErrno);
+                done += (int)n;
+            }
+        }
+        return bytes;
+    }
     [LibraryImport(Lib, SetLastError = true)] public static partial int syncfs(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int close(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint read(int fd, byte* buf, nint count);

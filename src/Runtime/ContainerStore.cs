@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using MiniDocker.Linux;
@@ -40,7 +39,7 @@ public sealed partial class ContainerStore
     [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
     private static partial Regex NamePattern();
 
-    public static string NewId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+    public static string NewId() => Convert.ToHexStringLower(Libc.RandomBytes(32));
 
     /// <summary>Creates the container's directory and its first state. The name is checked for uniqueness under
     /// the store lock, so two concurrent runs with one --name cannot both succeed.</summary>

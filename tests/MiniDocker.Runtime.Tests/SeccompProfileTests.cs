@@ -218,6 +218,26 @@ public sealed class SeccompFilterCacheTests : IDisposable
     }
 
     [Fact]
+    public void An_entry_whose_name_matches_but_whose_key_differs_is_not_used()
+    {
+        // Two rule sets whose names (FNV-1a of the key) collide must never share a program: the entry carries its key.
+        string cache = Path.Combine(_dir, "seccomp");
+        SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache);
+        string entry = Assert.Single(Directory.GetFiles(cache, "*.bpf"));
+        var other = _filter with { Rules = [new ResolvedSeccompRule("add_key", Libc.SECCOMP_RET_ERRNO | 1, [])] };
+        var forged = System.Text.Encoding.UTF8.GetBytes(SeccompFilterCache.Key(other, "2.5.4"));
+        var content = new byte[4 + forged.Length + 16];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(content, forged.Length);
+        forged.CopyTo(content, 4);
+        File.WriteAllBytes(entry, content); // as if `other` had hashed to this name
+        var program = SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache);
+        Assert.Equal(2, _compiles);
+        Assert.Equal(16, program.Length); // its own (one rule: 2 instructions), not the forged entry's
+        Assert.Equal(program, SeccompFilterCache.GetOrCompile(_filter, "2.5.4", Compile, cache));
+        Assert.Equal(2, _compiles);
+    }
+
+    [Fact]
     public void A_directory_others_can_write_is_not_trusted()
     {
         string cache = Path.Combine(_dir, "seccomp");

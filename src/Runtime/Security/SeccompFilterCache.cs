@@ -1,39 +1,49 @@
-using System.Security.Cryptography;
+using System.Buffers.Binary;
 using System.Text;
 using MiniDocker.Linux;
 
 namespace MiniDocker.Runtime.Security;
 
 /// <summary>
-/// Compiled filters by the SHA-256 of what was compiled (the resolved rules and libseccomp's version): libseccomp
+/// Compiled filters by what was compiled (the resolved rules and libseccomp's version): libseccomp
 /// takes ~70 ms for the default profile's ~440 rules on three architectures, more than the rest of a `run`, while
 /// resolving the profile takes under a millisecond. In /run (tmpfs: gone at reboot, with a kernel that may differ),
-/// used only while the directories are root's own and not writable by others.
+/// used only while the directories are root's own and not writable by others. An entry is named by a 64-bit FNV-1a of
+/// its key and holds the key itself, compared in full on a hit: no collision can hand out another rule set's program,
+/// and no SHA-256 is needed (on Linux that loads and initialises OpenSSL, a few ms of every `run`; bench/README stop 18).
 /// </summary>
 public static class SeccompFilterCache
 {
     public const string DefaultDirectory = "/run/minidocker/seccomp";
     private const int MaxProgramBytes = 4096 * 8; // BPF_MAXINSNS instructions
+    private const int MaxEntryBytes = 4 << 20;
 
     public static byte[] GetOrCompile(ResolvedSeccompFilter filter, string libraryVersion, Func<ResolvedSeccompFilter, byte[]> compile,
         string directory = DefaultDirectory)
     {
-        string path = Path.Combine(directory, Key(filter, libraryVersion) + ".bpf");
+        byte[] key = Encoding.UTF8.GetBytes(Key(filter, libraryVersion));
+        string path = Path.Combine(directory, Fnv1a64(key).ToString("x16") + ".bpf");
         string parent = Path.GetDirectoryName(directory)!;
         bool usable = (Trusted(parent) || Prepare(parent)) && (Trusted(directory) || Prepare(directory));
-        if (usable && TryRead(path) is { } cached) return cached;
+        if (usable && TryRead(path, key) is { } cached) return cached;
         var program = compile(filter);
         if (usable)
         {
-            try { AtomicFile.Write(path, program, fsyncDirectory: false, mode: 0b110_000_000); }
+            // [key length, 4 bytes little-endian][key][program]; another key with the same name is simply replaced.
+            var entry = new byte[4 + key.Length + program.Length];
+            BinaryPrimitives.WriteInt32LittleEndian(entry, key.Length);
+            key.CopyTo(entry, 4);
+            program.CopyTo(entry, 4 + key.Length);
+            try { AtomicFile.Write(path, entry, fsyncDirectory: false, mode: 0b110_000_000); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or MiniDockerException) { /* next run compiles again */ }
         }
         return program;
     }
 
+    /// <summary>Everything the compiled program depends on, as text.</summary>
     public static string Key(ResolvedSeccompFilter filter, string libraryVersion)
     {
-        var text = new StringBuilder().Append("v1 ").Append(libraryVersion).Append(' ').Append(filter.DefaultAction)
+        var text = new StringBuilder().Append("v2 ").Append(libraryVersion).Append(' ').Append(filter.DefaultAction)
             .Append(' ').AppendJoin(',', filter.Architectures).Append('\n');
         foreach (var rule in filter.Rules)
         {
@@ -41,15 +51,27 @@ public static class SeccompFilterCache
             foreach (var a in rule.Args) text.Append(' ').Append(a.Index).Append(':').Append((int)a.Op).Append(':').Append(a.Value).Append(':').Append(a.ValueTwo);
             text.Append('\n');
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return text.ToString();
     }
 
-    private static byte[]? TryRead(string path)
+    internal static ulong Fnv1a64(ReadOnlySpan<byte> data)
+    {
+        ulong hash = 14695981039346656037;
+        foreach (byte b in data) hash = (hash ^ b) * 1099511628211;
+        return hash;
+    }
+
+    /// <summary>The entry's program if it was compiled from exactly <paramref name="key"/>; null otherwise.</summary>
+    private static byte[]? TryRead(string path, byte[] key)
     {
         try
         {
-            var program = BoundedFile.Read(path, MaxProgramBytes, path);
-            return program is { Length: > 0 } && program.Length % 8 == 0 ? program : null;
+            var entry = BoundedFile.Read(path, MaxEntryBytes, path);
+            if (entry is null || entry.Length < 4) return null;
+            int keyLength = BinaryPrimitives.ReadInt32LittleEndian(entry);
+            if (keyLength != key.Length || entry.Length - 4 - keyLength is not (> 0 and <= MaxProgramBytes) || (entry.Length - 4 - keyLength) % 8 != 0)
+                return null;
+            return entry.AsSpan(4, keyLength).SequenceEqual(key) ? entry[(4 + keyLength)..] : null;
         }
         catch (MiniDockerException) { return null; }
     }
