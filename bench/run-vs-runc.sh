@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `minidocker run --rm --net none busybox true` (runc's default spec also gives an empty netns) against `runc run` of the same root filesystem (Debian's runc), in one
-# hyperfine run, and prints the ratio. Target: minidocker no slower than runc (ratio <= 1.0).
+# hyperfine run, and prints the ratio. Target: within 0.8 of runc's time (issues 10 and 12).
 # Needs: scripts/setup.sh --no-demo done (out/minidocker, out/busybox.tar); apt packages runc hyperfine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
