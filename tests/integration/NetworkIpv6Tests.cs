@@ -26,9 +26,14 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
     private string Subnet6 => $"{_prefix6}::/64";
     private string Ip6(int host) => $"{_prefix6}::{host:x}";
 
+    // The runtime turns IPv6 forwarding on and never off (as ip_forward); the test gives the host back what it had.
+    private const string Forwarding6 = "/proc/sys/net/ipv6/conf/all/forwarding";
+    private readonly string _forwardingBefore = File.ReadAllText(Forwarding6).Trim();
+
     public void Dispose()
     {
         _md.Dispose();
+        if (File.ReadAllText(Forwarding6).Trim() != _forwardingBefore) File.WriteAllText(Forwarding6, _forwardingBefore + "\n");
         GC.SuppressFinalize(this);
     }
 
