@@ -91,9 +91,11 @@ public static class HostLeaks
                 leaks.Add($"process {pid} ({cmdline.Trim()})");
         }
 
-        // aardvark-dns of the root's scope: its server (found by its --config argument) and its files under /run.
+        // aardvark-dns of the root's scope: its server (found by its --config argument) and its files under /run. It
+        // belongs to the networks (it stays while one that had containers exists), so it is a leak only with them.
         string dnsName = scope.Length == 0 ? "default" : scope;
         string dnsDir = Path.Combine(AardvarkDns.RunDirectory, dnsName);
+        if (networksToo)
         {
             foreach (var proc in Directory.GetDirectories("/proc"))
             {
