@@ -134,29 +134,39 @@ internal static class RtnlParsers
         _ => "unknown",
     };
 
-    public static AddressInfo? IPv4Address(ReadOnlySpan<byte> payload)
+    public static AddressInfo? IPv4Address(ReadOnlySpan<byte> payload) => Address(payload, Rtnl.AfInet);
+
+    /// <summary>An IPv6 address of a link (family AF_INET6), or null for any other family.</summary>
+    public static AddressInfo? IPv6Address(ReadOnlySpan<byte> payload) => Address(payload, Rtnl.AfInet6);
+
+    public static RouteInfo? IPv4MainRoute(ReadOnlySpan<byte> payload) => MainRoute(payload, Rtnl.AfInet);
+
+    /// <summary>An IPv6 route of the main table, or null for another family or table.</summary>
+    public static RouteInfo? IPv6MainRoute(ReadOnlySpan<byte> payload) => MainRoute(payload, Rtnl.AfInet6);
+
+    private static AddressInfo? Address(ReadOnlySpan<byte> payload, byte family)
     {
         if (payload.Length < Rtnl.IfAddrLength)
             throw new InvalidDataException($"RTM_NEWADDR payload of {payload.Length} bytes is shorter than ifaddrmsg");
-        if (payload[0] != Rtnl.AfInet)
+        if (payload[0] != family)
             return null;
         IPAddress? local = null, address = null;
         foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.IfAddrLength..]))
         {
-            // For IPv4, IFA_LOCAL is the interface's own address; IFA_ADDRESS differs from it only on
-            // point-to-point links, where it is the peer's.
-            if (attribute.Type == Rtnl.IfaLocal) local = IPv4(attribute);
-            else if (attribute.Type == Rtnl.IfaAddress) address = IPv4(attribute);
+            // IFA_LOCAL is the interface's own address; IFA_ADDRESS differs from it only on point-to-point links,
+            // where it is the peer's.
+            if (attribute.Type == Rtnl.IfaLocal) local = Ip(attribute, family);
+            else if (attribute.Type == Rtnl.IfaAddress) address = Ip(attribute, family);
         }
         var own = local ?? address;
         return own is null ? null : new AddressInfo((int)NetlinkBytes.UInt32(payload[4..]), own, payload[1]);
     }
 
-    public static RouteInfo? IPv4MainRoute(ReadOnlySpan<byte> payload)
+    private static RouteInfo? MainRoute(ReadOnlySpan<byte> payload, byte family)
     {
         if (payload.Length < Rtnl.RtMsgLength)
             throw new InvalidDataException($"RTM_NEWROUTE payload of {payload.Length} bytes is shorter than rtmsg");
-        if (payload[0] != Rtnl.AfInet)
+        if (payload[0] != family)
             return null;
         // rtm_table is 8 bits; RTA_TABLE carries the full id and wins when present.
         uint table = payload[4];
@@ -167,8 +177,8 @@ internal static class RtnlParsers
             switch (attribute.Type)
             {
                 case Rtnl.RtaTable: table = attribute.UInt32(); break;
-                case Rtnl.RtaDst: destination = IPv4(attribute); break;
-                case Rtnl.RtaGateway: gateway = IPv4(attribute); break;
+                case Rtnl.RtaDst: destination = Ip(attribute, family); break;
+                case Rtnl.RtaGateway: gateway = Ip(attribute, family); break;
                 case Rtnl.RtaOif: outputIndex = (int)attribute.UInt32(); break;
             }
         }
@@ -179,47 +189,7 @@ internal static class RtnlParsers
         return new RouteInfo(destination, payload[1], gateway, outputIndex, (byte)table);
     }
 
-    /// <summary>An IPv6 address of a link (family AF_INET6), or null for any other family.</summary>
-    public static AddressInfo? IPv6Address(ReadOnlySpan<byte> payload)
-    {
-        if (payload.Length < Rtnl.IfAddrLength)
-            throw new InvalidDataException($"RTM_NEWADDR payload of {payload.Length} bytes is shorter than ifaddrmsg");
-        if (payload[0] != Rtnl.AfInet6)
-            return null;
-        IPAddress? local = null, address = null;
-        foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.IfAddrLength..]))
-        {
-            if (attribute.Type == Rtnl.IfaLocal) local = IPv6(attribute);
-            else if (attribute.Type == Rtnl.IfaAddress) address = IPv6(attribute);
-        }
-        var own = local ?? address;
-        return own is null ? null : new AddressInfo((int)NetlinkBytes.UInt32(payload[4..]), own, payload[1]);
-    }
-
-    /// <summary>An IPv6 route of the main table, or null for another family or table.</summary>
-    public static RouteInfo? IPv6MainRoute(ReadOnlySpan<byte> payload)
-    {
-        if (payload.Length < Rtnl.RtMsgLength)
-            throw new InvalidDataException($"RTM_NEWROUTE payload of {payload.Length} bytes is shorter than rtmsg");
-        if (payload[0] != Rtnl.AfInet6)
-            return null;
-        uint table = payload[4];
-        IPAddress? destination = null, gateway = null;
-        var outputIndex = 0;
-        foreach (var attribute in new NetlinkAttributeEnumerator(payload[Rtnl.RtMsgLength..]))
-        {
-            switch (attribute.Type)
-            {
-                case Rtnl.RtaTable: table = attribute.UInt32(); break;
-                case Rtnl.RtaDst: destination = IPv6(attribute); break;
-                case Rtnl.RtaGateway: gateway = IPv6(attribute); break;
-                case Rtnl.RtaOif: outputIndex = (int)attribute.UInt32(); break;
-            }
-        }
-        if (table != Rtnl.TableMain)
-            return null;
-        return new RouteInfo(destination, payload[1], gateway, outputIndex, (byte)table);
-    }
+    private static IPAddress Ip(NetlinkAttribute attribute, byte family) => family == Rtnl.AfInet6 ? IPv6(attribute) : IPv4(attribute);
 
     private static IPAddress IPv6(NetlinkAttribute attribute) =>
         attribute.Payload.Length == 16

@@ -121,15 +121,8 @@ public static class RegistryAuthCommands
     {
         if (string.IsNullOrEmpty(server))
             return DistributionReference.DockerHub;
-        var host = server;
-        var scheme = host.IndexOf("://", StringComparison.Ordinal);
-        if (scheme >= 0)
-            host = host[(scheme + 3)..];
-        var slash = host.IndexOf('/');
-        if (slash >= 0)
-            host = host[..slash];
-        host = host.ToLowerInvariant();
-        if (host is "index.docker.io" or "registry-1.docker.io" or DistributionReference.DockerHub)
+        var host = CredentialStore.HostOf(server);
+        if (host == DistributionReference.DockerHub)
             return DistributionReference.DockerHub;
         if (!DistributionReference.TryParse(host + "/x", out var parsed, out _) || parsed.Domain != host)
             throw new ImageException($"'{server.ReplaceLineEndings(" ")}' is not a registry host[:port]");

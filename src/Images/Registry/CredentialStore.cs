@@ -92,7 +92,9 @@ public sealed class CredentialStore(string directory)
         return true;
     }
 
-    private static string HostOf(string key)
+    /// <summary>A config.json key or a SERVER argument (<c>host:port</c>, <c>https://host/v1/</c>) reduced to the
+    /// registry's host[:port], Docker Hub's aliases to docker.io.</summary>
+    public static string HostOf(string key)
     {
         var host = key;
         var scheme = host.IndexOf("://", StringComparison.Ordinal);
