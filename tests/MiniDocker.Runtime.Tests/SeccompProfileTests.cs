@@ -247,3 +247,85 @@ public sealed class SeccompFilterCacheTests : IDisposable
         Assert.Equal(2, _compiles);
     }
 }
+
+/// <summary>The cache by source (profile file identity, capabilities, target, binary): a hit needs no profile read,
+/// any change of the profile or of the library it was compiled with misses, and a profile others could change is
+/// never keyed by its identity.</summary>
+public sealed class SeccompSourceCacheTests : IDisposable
+{
+    private readonly string _dir = Path.Combine("/run", "mdk-seccomp-source-" + Guid.NewGuid().ToString("N"));
+    private readonly SeccompTarget _target = new("amd64", "SCMP_ARCH_X86_64", new Version(6, 18));
+    private readonly string[] _caps = ["CAP_CHOWN", "CAP_KILL"];
+
+    public SeccompSourceCacheTests() => Directory.CreateDirectory(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Cache => Path.Combine(_dir, "seccomp");
+
+    private string WriteFile(string name, string content)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, content);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        return path;
+    }
+
+    [Fact]
+    public void A_program_remembered_by_source_is_found_again_and_a_changed_profile_or_capability_set_misses()
+    {
+        string profile = WriteFile("profile.json", "{}");
+        string library = WriteFile("libseccomp.so.2", "v1");
+        byte[] program = [1, 2, 3, 4, 5, 6, 7, 8];
+        string key = Assert.IsType<string>(SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
+        Assert.Null(SeccompFilterCache.TryGetBySource(key, Cache));
+        Directory.CreateDirectory(Cache, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        SeccompFilterCache.RememberBySource(key, library, program, Cache);
+        Assert.Equal(program, SeccompFilterCache.TryGetBySource(key, Cache));
+        // The same capabilities in another order and spelling are the same source.
+        Assert.Equal(key, SecurityOptions.SourceKey(profile, isDefault: false, ["kill", "CAP_CHOWN"], _target));
+        Assert.NotEqual(key, SecurityOptions.SourceKey(profile, isDefault: false, [.. _caps, "CAP_SYS_ADMIN"], _target));
+        Assert.NotEqual(key, SecurityOptions.SourceKey(profile, isDefault: true, _caps, _target));
+        Assert.NotEqual(key, SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target with { Kernel = new Version(5, 4) }));
+        File.WriteAllText(profile, "{ }"); // rewritten: new mtime, ctime and size
+        Assert.NotEqual(key, SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
+    }
+
+    [Fact]
+    public void A_program_compiled_with_another_library_file_is_not_used()
+    {
+        string profile = WriteFile("profile.json", "{}");
+        string library = WriteFile("libseccomp.so.2", "v1");
+        string key = SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target)!;
+        Directory.CreateDirectory(Cache, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        SeccompFilterCache.RememberBySource(key, library, new byte[8], Cache);
+        File.WriteAllText(library, "v2 (an apt upgrade)");
+        Assert.Null(SeccompFilterCache.TryGetBySource(key, Cache));
+    }
+
+    [Fact]
+    public void A_profile_another_user_could_change_has_no_source_key()
+    {
+        string profile = WriteFile("profile.json", "{}");
+        Assert.NotNull(SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
+        File.SetUnixFileMode(profile, File.GetUnixFileMode(profile) | UnixFileMode.GroupWrite);
+        Assert.Null(SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
+        File.SetUnixFileMode(profile, File.GetUnixFileMode(profile) & ~UnixFileMode.GroupWrite);
+        File.SetUnixFileMode(_dir, File.GetUnixFileMode(_dir) | UnixFileMode.OtherWrite); // its directory: a swap by rename
+        Assert.Null(SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
+        File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string link = Path.Combine(_dir, "link.json");
+        File.CreateSymbolicLink(link, profile);
+        Assert.Null(SecurityOptions.SourceKey(link, isDefault: false, _caps, _target));
+        Assert.Equal(0, Libc.fchownat(Libc.AT_FDCWD, profile, 65534, 65534, 0));
+        Assert.Null(SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
+    }
+
+    [Fact]
+    public void The_default_profile_on_this_host_has_a_source_key_and_libseccomp_is_found_after_a_compile()
+    {
+        Assert.NotNull(SecurityOptions.SourceKey(SecurityOptions.DefaultProfilePath, isDefault: true, SecurityOptions.DefaultCapabilities, SeccompTarget.Host));
+        LibSeccomp.Version();
+        Assert.Contains("/libseccomp.so", LibSeccomp.LoadedFile());
+    }
+}

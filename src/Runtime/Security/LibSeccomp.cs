@@ -38,6 +38,17 @@ public static unsafe partial class LibSeccomp
         return v is null ? "unknown" : $"{v[0]}.{v[1]}.{v[2]}";
     });
 
+    /// <summary>The file libseccomp was loaded from (as /proc/self/maps names it), once a call above loaded it.</summary>
+    public static string? LoadedFile()
+    {
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            int slash = line.IndexOf('/');
+            if (slash > 0 && line.AsSpan(slash).Contains("/libseccomp.so", StringComparison.Ordinal)) return line[slash..];
+        }
+        return null;
+    }
+
     private static T Call<T>(Func<T> action)
     {
         try

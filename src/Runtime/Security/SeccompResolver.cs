@@ -82,7 +82,7 @@ public static class SeccompResolver
             : throw Invalid($"unknown architecture \"{a}\"")).ToList();
     }
 
-    private static string NormalizeCap(string cap) =>
+    internal static string NormalizeCap(string cap) =>
         cap.StartsWith("CAP_", StringComparison.OrdinalIgnoreCase) ? cap.ToUpperInvariant() : "CAP_" + cap.ToUpperInvariant();
 
     public static uint ParseAction(string action, uint? errnoRet, string what)

@@ -61,14 +61,38 @@ public static class SecurityOptions
         if (privileged) seccomp = Unconfined;
         if (seccomp != Unconfined)
         {
-            var profile = seccomp is null ? DefaultHardening.Apply(Load(DefaultProfilePath, isDefault: true)) : Load(seccomp, isDefault: false);
-            var resolved = SeccompResolver.Resolve(profile, capabilities, target ?? SeccompTarget.Host);
-            filter = SeccompFilterCache.GetOrCompile(resolved, LibSeccomp.Version(), LibSeccomp.Compile);
+            target ??= SeccompTarget.Host;
+            string? source = SourceKey(seccomp ?? DefaultProfilePath, isDefault: seccomp is null, capabilities, target);
+            if (source is null || SeccompFilterCache.TryGetBySource(source) is not { } known)
+            {
+                var profile = seccomp is null ? DefaultHardening.Apply(Load(DefaultProfilePath, isDefault: true)) : Load(seccomp, isDefault: false);
+                var resolved = SeccompResolver.Resolve(profile, capabilities, target);
+                filter = SeccompFilterCache.GetOrCompile(resolved, LibSeccomp.Version(), LibSeccomp.Compile);
+                if (source is not null && LibSeccomp.LoadedFile() is { } library) SeccompFilterCache.RememberBySource(source, library, filter);
+            }
+            else filter = known;
         }
         return new SecurityConfig
         {
             SecurityOpt = securityOpt.ToList(), NoNewPrivileges = noNewPrivileges, SeccompProfile = seccomp ?? "default", SeccompFilter = filter,
         };
+    }
+
+    /// <summary>
+    /// What the compiled filter is a function of, without reading the profile: its file's identity, whether
+    /// <see cref="DefaultHardening"/> applies, the capability set, the target, and this binary (the resolver and the
+    /// hardening are code). Null when someone other than root could change the profile file (see
+    /// <see cref="FileIdentity.OnlyRootCanChange"/>): then only the content-keyed cache is used.
+    /// </summary>
+    public static string? SourceKey(string profilePath, bool isDefault, IReadOnlyCollection<string> capabilities, SeccompTarget target)
+    {
+        if (!FileIdentity.OnlyRootCanChange(profilePath)) return null;
+        if (FileIdentity.Of(profilePath) is not { } profile || FileIdentity.Of("/proc/self/exe") is not { } self) return null;
+        var caps = capabilities.Select(SeccompResolver.NormalizeCap).Distinct().Order(StringComparer.Ordinal);
+        // The loader's search path decides which libseccomp a slow path would load.
+        string loader = $"{Environment.GetEnvironmentVariable("LD_LIBRARY_PATH")}|{Environment.GetEnvironmentVariable("LD_PRELOAD")}";
+        return $"s1 {self}\nprofile {Path.GetFullPath(profilePath)} {profile} hardened={isDefault}\n{target.GoArch} {target.ScmpArch} {target.Kernel}\n"
+               + $"caps {string.Join(',', caps)}\nloader {loader}";
     }
 
     public static SeccompProfile Load(string path, bool isDefault)
