@@ -69,7 +69,10 @@ public sealed partial class ContainerStore
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
                     UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             }
-            AtomicFile.Write(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync, mode: 0b110_000_000);
+            // A --rm container does not outlive its run, so its definition skips the data fsync (a journal commit, 3-5 ms
+            // of `run --rm`): after a power cut its config.json may be empty, which reads as missing, an orphan for prune.
+            AtomicFile.Write(Path.Combine(dir, "config.json"), JsonSerializer.SerializeToUtf8Bytes(config, RuntimeJson.Default.ContainerConfig), StateFsync,
+                mode: 0b110_000_000, fsyncFile: !config.AutoRemove);
             SaveState(config.Id, new ContainerState { Status = ContainerStatus.Created });
         }
         catch (Exception e) when (e is IOException or SyscallException)
@@ -83,7 +86,7 @@ public sealed partial class ContainerStore
     /// <summary>state.json is what runs now (pid, status), void after a reboot, and rewritten four times per `run`: its data is
     /// not fsynced either (an fsync is a journal commit, ~3 ms each, a sixth of `run --rm true`). A process killed
     /// mid-write still leaves the old or the new file (the rename); a power cut may leave an empty one, read as
-    /// <see cref="LostState"/>. config.json, the container's definition, keeps its fsync.</summary>
+    /// <see cref="LostState"/>. config.json, the container's definition, keeps its fsync (but for --rm, see Create).</summary>
     public void SaveState(string id, ContainerState state) =>
         AtomicFile.Write(Path.Combine(DirectoryOf(id), "state.json"), JsonSerializer.SerializeToUtf8Bytes(state, RuntimeJson.Default.ContainerState), StateFsync, fsyncFile: false);
 
@@ -192,7 +195,14 @@ public sealed partial class ContainerStore
         return config;
     }
 
-    public ContainerConfig? LoadConfig(string id) => Read(Path.Combine(DirectoryOf(id), "config.json"), RuntimeJson.Default.ContainerConfig);
+    public ContainerConfig? LoadConfig(string id)
+    {
+        string path = Path.Combine(DirectoryOf(id), "config.json");
+        // Empty: a --rm container's unsynced config after a power cut (see Create); like a missing one, an orphan.
+        try { if (new FileInfo(path).Length == 0) return null; }
+        catch (IOException) { return null; }
+        return Read(path, RuntimeJson.Default.ContainerConfig);
+    }
     public ContainerState? LoadState(string id)
     {
         string path = Path.Combine(DirectoryOf(id), "state.json");

@@ -110,6 +110,19 @@ public sealed class ContainerStoreTests : IDisposable
         Assert.Empty(_t.Store.Orphans());
         Assert.Equal([_t.Store.DirectoryOf(kept.Id)], Directory.GetDirectories(_t.Store.ContainersDir));
     }
+
+    [Fact]
+    public void A_rm_containers_empty_config_after_a_power_cut_is_an_orphan_not_a_corrupt_store()
+    {
+        // --rm skips config.json's data fsync: a power cut after the rename can leave the name with no data.
+        var gone = _t.Add("gone", new ContainerState());
+        var kept = _t.Add("kept", new ContainerState());
+        File.WriteAllBytes(Path.Combine(_t.Store.DirectoryOf(gone.Id), "config.json"), []);
+        Assert.Equal([kept.Id], _t.Store.List().Select(e => e.Config.Id));
+        Assert.Equal([_t.Store.DirectoryOf(gone.Id)], _t.Store.Orphans());
+        _t.Store.RemoveOrphans();
+        Assert.Equal([_t.Store.DirectoryOf(kept.Id)], Directory.GetDirectories(_t.Store.ContainersDir));
+    }
 }
 
 public sealed class LifecycleRecoveryTests : IDisposable
