@@ -14,6 +14,18 @@ public static class CommandSplitter
 {
     private static readonly HashSet<string> Verbs = ["run", "exec"];
 
+    /// <summary>The first word after the global options (the verb), or null when there is none or the global options
+    /// themselves are wrong (then <see cref="Split"/> says what is wrong, with every verb built).</summary>
+    public static string? VerbOf(RootCommand root, string[] args)
+    {
+        try
+        {
+            int i = SkipOptions(args, 0, root.Options.ToList(), "");
+            return i < args.Length && !args[i].StartsWith('-') ? args[i] : null;
+        }
+        catch (UsageException) { return null; }
+    }
+
     public static string[] Split(RootCommand root, string[] args)
     {
         var globals = root.Options.ToList();

@@ -21,15 +21,7 @@ root.Options.Add(Globals.Firewall);
 root.Options.Add(Globals.Debug);
 // Docker's `run -h` is --hostname; help stays on --help.
 foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>()) help.Aliases.Remove("-h");
-foreach (var command in new[]
-         {
-             RunCommand.Create(), PsCommand.Create(), RmCommand.Create(), LogsCommand.Create(),
-             ImageCommands.CreateImages(), ImageCommands.CreateImage(), ImageCommands.CreateRmi(), InternalCommands.CreateMonitor(),
-             UpdateCommand.Create(), StatsCommand.Create(), VolumeCommands.Create(),
-         }.Concat(LifecycleVerbs.Create()).Concat(NetworkVerbs.Create()).Concat(PullCommands.Create()).Concat(SaveCommand.Create()).Concat(LoadCommand.Create()).Concat(CommitCommand.Create()).Concat(ExportCommand.Create()).Concat(RegistryAuthCommands.Create()))
-    root.Subcommands.Add(command);
-root.Subcommands.Add(DoctorCommand.Create());
-root.Subcommands.First(c => c.Name == "network").Subcommands.Add(NetworkTraceCommand.Create());
+foreach (var command in Verbs.For(CommandSplitter.VerbOf(root, args))) root.Subcommands.Add(command);
 
 // The one place a failure becomes what the user sees: one line, Docker's exit code; the stack trace only with
 // -D/--debug or MINIDOCKER_DEBUG=1.
