@@ -51,7 +51,9 @@ public static class CommandSplitter
             i = SkipOptions(args, i + 1, options, string.Join(' ', path));
         }
 
-        if (command.Subcommands.Count > 0 && command.Arguments.Count == 0 && command.Action is null && i >= args.Length)
+        // `network --help` is the group's help (Docker), not a missing subcommand.
+        if (command.Subcommands.Count > 0 && command.Arguments.Count == 0 && command.Action is null && i >= args.Length
+            && !args.Any(a => a is "--help" or "-?"))
             throw new UsageException($"'minidocker {string.Join(' ', path)}' requires a subcommand", path);
 
         if (path.Count == 1 && Verbs.Contains(path[0]))

@@ -66,6 +66,14 @@ public sealed class FoundationTests : IDisposable
         Assert.Contains("See 'minidocker --help'.", verb.Stderr);
         AssertOneLineError(_md.Run("foo", "bar"), 125, "'foo' is not a minidocker command");
         AssertOneLineError(_md.Run("network", "foo"), 125, "'network foo' is not a minidocker command");
+        AssertOneLineError(_md.Run("network"), 125, "'minidocker network' requires a subcommand");
+        // A group's --help is its help, as Docker's `docker network --help` (the CLI builds only the named verb).
+        var groupHelp = _md.Run("network", "--help");
+        Assert.True(groupHelp.ExitCode == 0, groupHelp.ToString());
+        Assert.Contains("connect", groupHelp.Stdout);
+        Assert.Contains("trace", groupHelp.Stdout);
+        var rootHelp = _md.Run("--help");
+        foreach (var name in new[] { "run", "network", "volume", "login", "doctor" }) Assert.Contains($"  {name} ", rootHelp.Stdout);
 
         var flag = _md.Run("run", "--bogus", "busybox");
         AssertOneLineError(flag, 125, "unknown flag: --bogus");
