@@ -19,9 +19,7 @@ public sealed class NetworkHook(NetworkManager networks) : IContainerHook
         switch (config.NetworkMode)
         {
             case "host":
-                break;
-            case "none":
-                networks.LoopbackOnly(context.NetworkNamespacePath);
+            case "none": // lo: the init brings it up in its own namespace
                 break;
             default:
                 // The first network: eth0, the default route, the published ports and the container's /etc/hosts line.

@@ -322,8 +322,6 @@ public sealed class NetworkManager(string stateRoot, IFirewall firewall, Func<st
         if (network != NetworkStore.DefaultNetworkName) SyncDnsQuietly();
     }
 
-    public void LoopbackOnly(string netnsPath) => BridgeDriver.LoopbackOnly(netnsPath);
-
     /// <summary>
     /// Brings the host back in line with the records: removals that a crash interrupted finished, bridges re-created,
     /// our rules restored after a flush, and (the crash sweep) everything of containers that no longer exist released:

@@ -178,9 +178,6 @@ internal static class BridgeDriver
         catch (NetlinkException e) when (e.Errno == ENODEV) { /* vanished with its namespace meanwhile */ }
     }
 
-    /// <summary>`--net none`: only lo, and up.</summary>
-    public static void LoopbackOnly(string netnsPath) => RtNetlink.InNamespace(netnsPath, nl => nl.SetUp("lo"));
-
     public static IReadOnlyList<(IPAddress Destination, int Prefix)> HostRoutes()
     {
         using var nl = RtNetlink.Open();

@@ -23,6 +23,7 @@ public static class ContainerInit
             var config = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(containerDir, "config.json")),
                 RuntimeJson.Default.ContainerConfig) ?? throw new ContainerException("config.json is empty");
             RootfsSetup.Prepare(config, containerDir);
+            if (config.NetworkMode != "host") Loopback.BringUp();
             channel.Send(new SyncMessage.Mounted());
 
             int? pty = null;
