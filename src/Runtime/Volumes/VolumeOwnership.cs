@@ -21,7 +21,7 @@ namespace MiniDocker.Runtime.Volumes;
 internal static unsafe class VolumeOwnership
 {
     private const uint SetIdBits = 0b110_000_000_000; // S_ISUID | S_ISGID: chown clears them on a regular file
-    private static readonly byte[] Empty = [0], Dot = "."u8.ToArray();
+    private static readonly byte[] Empty = [0], Dot = [(byte)'.', 0]; // NUL-terminated, for the raw-name calls
 
     public static void ShiftIntoRange(string data, IdMapping ids)
     {
