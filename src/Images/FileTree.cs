@@ -14,38 +14,7 @@ internal static unsafe class FileTree
     private static readonly byte[] DotDot = ".."u8.ToArray();
 
     /// <summary>The entries of an open directory (without "." and ".."): raw names and getdents64's d_type.</summary>
-    public static List<(byte[] Name, byte Type)> Entries(Fd directory)
-    {
-        var entries = new List<(byte[], byte)>();
-        var buffer = new byte[32 * 1024];
-        fixed (byte* start = buffer)
-        {
-            while (true)
-            {
-                var n = Libc.getdents64(directory.Value, start, buffer.Length);
-                if (n < 0)
-                {
-                    var errno = Libc.LastErrno;
-                    if (errno == Libc.EINTR)
-                        continue;
-                    throw new SyscallException("getdents64", directory.Name, errno);
-                }
-                if (n == 0)
-                    return entries;
-                // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[] (NUL-terminated).
-                for (nint offset = 0; offset < n;)
-                {
-                    var record = start + offset;
-                    var length = *(ushort*)(record + 16);
-                    var name = new ReadOnlySpan<byte>(record + 19, length - 19);
-                    name = name[..name.IndexOf((byte)0)];
-                    if (!name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8))
-                        entries.Add((name.ToArray(), record[18]));
-                    offset += length;
-                }
-            }
-        }
-    }
+    public static List<(byte[] Name, byte Type)> Entries(Fd directory) => DirectoryEntries.Read(directory);
 
     /// <summary>Removes <paramref name="name"/> in <paramref name="parentPath"/> and all below it; a missing name is fine.</summary>
     public static void Remove(string parentPath, string name)
@@ -138,10 +107,5 @@ internal static unsafe class FileTree
         }
     }
 
-    public static byte[] NulTerminated(byte[] name)
-    {
-        var terminated = new byte[name.Length + 1];
-        name.CopyTo(terminated, 0);
-        return terminated;
-    }
+    public static byte[] NulTerminated(byte[] name) => DirectoryEntries.NulTerminated(name);
 }

@@ -34,7 +34,7 @@ public static unsafe partial class Libc
         AT_REMOVEDIR = LibC.AT_REMOVEDIR;
     public static readonly int S_IFMT = (int)(uint)LibC.S_IFMT, S_IFDIR = (int)(uint)LibC.S_IFDIR,
         S_IFREG = (int)(uint)LibC.S_IFREG, S_IFLNK = (int)(uint)LibC.S_IFLNK, S_IFCHR = (int)(uint)LibC.S_IFCHR,
-        S_IFBLK = (int)(uint)LibC.S_IFBLK;
+        S_IFBLK = (int)(uint)LibC.S_IFBLK, S_IFIFO = (int)(uint)LibC.S_IFIFO;
     public static readonly long UTIME_OMIT = LibC.UTIME_OMIT;
     public static readonly int SIGKILL = LibC.SIGKILL, SIGTERM = LibC.SIGTERM, SIGINT = LibC.SIGINT,
         SIGWINCH = LibC.SIGWINCH, SIGSTOP = LibC.SIGSTOP, SIG_SETMASK = LibC.SIG_SETMASK, SIGHUP = LibC.SIGHUP;
@@ -87,6 +87,10 @@ public static unsafe partial class Libc
     public static readonly long SYS_openat2 = Arch.SYS_openat2;
     public static readonly ulong RESOLVE_IN_ROOT = Arch.RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS = Arch.RESOLVE_NO_MAGICLINKS;
     public static readonly int EROFS = LibC.EROFS;
+    /// <summary>statx(2) (glibc 2.28), for the mount id (STATX_MNT_ID, Linux 5.8): a walk that must stay in one mount.</summary>
+    public static readonly int AT_EMPTY_PATH = Arch.AT_EMPTY_PATH;
+    public static readonly uint STATX_TYPE = Arch.STATX_TYPE, STATX_MODE = Arch.STATX_MODE, STATX_NLINK = Arch.STATX_NLINK,
+        STATX_UID = Arch.STATX_UID, STATX_GID = Arch.STATX_GID, STATX_INO = Arch.STATX_INO, STATX_MNT_ID = Arch.STATX_MNT_ID;
 
     [LibraryImport(Lib, SetLastError = true)] public static partial int unshare(int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int setns(int fd, int nstype);
@@ -145,6 +149,8 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)] public static partial int fstatat(int dirfd, byte* path, stat* buf, int flags);
     /// <summary>Directory entries as struct linux_dirent64 records (one layout on every 64-bit architecture).</summary>
     [LibraryImport(Lib, SetLastError = true)] public static partial nint getdents64(int fd, byte* buf, nint count);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int statx(int dirfd, byte* path, int flags, uint mask, Statx* buf);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int fchownat(int dirfd, byte* path, uint uid, uint gid, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchown(int fd, uint uid, uint gid);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial int futimens(int fd, timespec* times);
@@ -244,6 +250,21 @@ public static unsafe partial class Libc
 
     public static void SetCloexec(int fd, bool on) =>
         Check(fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0), "fcntl(F_SETFD)");
+}
+
+/// <summary>struct statx of linux/stat.h (256 bytes, one layout on every architecture): the fields MiniDocker reads.</summary>
+[StructLayout(LayoutKind.Explicit, Size = 256)]
+public struct Statx
+{
+    [FieldOffset(0)] public uint Mask;
+    [FieldOffset(16)] public uint Nlink;
+    [FieldOffset(20)] public uint Uid;
+    [FieldOffset(24)] public uint Gid;
+    [FieldOffset(28)] public ushort Mode;
+    [FieldOffset(32)] public ulong Ino;
+    [FieldOffset(136)] public uint DevMajor;
+    [FieldOffset(140)] public uint DevMinor;
+    [FieldOffset(144)] public ulong MntId;
 }
 
 /// <summary>struct open_how of linux/openat2.h: three u64s on every architecture.</summary>

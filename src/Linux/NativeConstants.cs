@@ -24,7 +24,9 @@ public sealed record NativeConstants(
     int RLIMIT_RSS = 5, int RLIMIT_NPROC = 6, int RLIMIT_NOFILE = 7, int RLIMIT_MEMLOCK = 8, int RLIMIT_AS = 9,
     int RLIMIT_LOCKS = 10, int RLIMIT_SIGPENDING = 11, int RLIMIT_MSGQUEUE = 12, int RLIMIT_NICE = 13,
     int RLIMIT_RTPRIO = 14, int RLIMIT_RTTIME = 15,
-    long SYS_openat2 = 437, ulong RESOLVE_IN_ROOT = 0x10, ulong RESOLVE_NO_MAGICLINKS = 0x02)
+    long SYS_openat2 = 437, ulong RESOLVE_IN_ROOT = 0x10, ulong RESOLVE_NO_MAGICLINKS = 0x02,
+    int AT_EMPTY_PATH = 0x1000, uint STATX_TYPE = 0x1, uint STATX_MODE = 0x2, uint STATX_NLINK = 0x4, uint STATX_UID = 0x8,
+    uint STATX_GID = 0x10, uint STATX_INO = 0x100, uint STATX_MNT_ID = 0x1000)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,

@@ -35,6 +35,8 @@ public sealed class Launcher(ContainerStore store, IReadOnlyList<IContainerHook>
                 ids = Userns.UsernsLaunch.Prepare(store, config, dir, out bool fresh);
                 if (fresh) undo.Push(() => Userns.UsernsLaunch.Unprepare(store, config));
             }
+            // Before the init exists, so no process of this container sees a volume half chowned.
+            if (config.Mounts.Any(m => m.IsVolume)) new Volumes.VolumeStore(store.Root).FirstMount(config, ids);
             var (reportRead, reportWrite) = Fd.Pipe();
             var (commandRead, commandWrite) = Fd.Pipe();
             undo.Push(() => { reportRead.Dispose(); commandWrite.Dispose(); });

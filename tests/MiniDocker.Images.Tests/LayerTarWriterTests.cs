@@ -68,4 +68,45 @@ public sealed class LayerTarWriterTests : IDisposable
         Assert.Equal(["a/", "a/y", "d/", "d/new", "top"], entries.Select(e => e.Name));
         Assert.Equal("upper", new StreamReader(entries[^1].DataStream!).ReadToEnd());
     }
+
+    [Fact]
+    public void A_userns_upper_directory_is_written_with_the_ids_the_container_saw()
+    {
+        // Host ids 200000.. are the container's 0..; 0 (host root) is outside its range: it saw 65534.
+        var ids = new HostIdRange(200000, 300000, 65536);
+        var upper = _sandbox.Dir("upper");
+        Directory.CreateDirectory(Path.Combine(upper, "home"));
+        File.WriteAllText(Path.Combine(upper, "home", "f"), "data");
+        File.CreateSymbolicLink(Path.Combine(upper, "link"), "/etc/shadow");
+        File.WriteAllText(Path.Combine(upper, "host-root"), "");
+        Run.Checked("chown", "200000:300000", Path.Combine(upper, "home"));
+        Run.Checked("chown", "201000:301000", Path.Combine(upper, "home", "f"));
+        Run.Checked("chown", "-h", "200000:300000", Path.Combine(upper, "link"));
+        Run.Checked("chmod", "4750", Path.Combine(upper, "home", "f"));
+
+        var output = new MemoryStream();
+        LayerTarWriter.Write(upper, output, ids: ids);
+        var entries = Entries(output.ToArray()).ToDictionary(e => e.Name);
+        Assert.Equal((0, 0), (entries["home/"].Uid, entries["home/"].Gid));
+        Assert.Equal((1000, 1000), (entries["home/f"].Uid, entries["home/f"].Gid));
+        Assert.Equal((UnixFileMode)Convert.ToInt32("4750", 8), entries["home/f"].Mode);
+        Assert.Equal("data", new StreamReader(entries["home/f"].DataStream!).ReadToEnd());
+        Assert.Equal((0, 0, "/etc/shadow"), (entries["link"].Uid, entries["link"].Gid, entries["link"].LinkName));
+        Assert.Equal((HostIdRange.Overflow, HostIdRange.Overflow), (entries["host-root"].Uid, entries["host-root"].Gid));
+        Assert.All(entries.Values, e => Assert.Equal("", ((PosixTarEntry)e).UserName));
+
+        // The merged view (export) maps the top directory only: the image's layers below hold the image's own ids.
+        var lower = _sandbox.Dir("lower");
+        File.WriteAllText(Path.Combine(lower, "image-file"), "");
+        Run.Checked("chown", "1000:1000", Path.Combine(lower, "image-file"));
+        Directory.CreateDirectory(Path.Combine(lower, "home"));
+        File.WriteAllText(Path.Combine(lower, "home", "lower-file"), "");
+        output = new MemoryStream();
+        LayerTarWriter.WriteMerged([upper, lower], output, ids);
+        entries = Entries(output.ToArray()).ToDictionary(e => e.Name);
+        Assert.Equal(1000, entries["image-file"].Uid);
+        Assert.Equal(0, entries["home/lower-file"].Uid);
+        Assert.Equal(1000, entries["home/f"].Uid);
+        Assert.Equal(HostIdRange.Overflow, entries["host-root"].Uid);
+    }
 }

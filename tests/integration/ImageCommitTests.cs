@@ -36,6 +36,21 @@ public sealed class ImageCommitTests : IDisposable
     }
 
     [Fact]
+    public void A_userns_container_commits_the_ids_it_saw_not_its_host_range()
+    {
+        var name = "commit-uns-" + Guid.NewGuid().ToString("N")[..8];
+        var run = _md.Run("run", "--name", name, "--net", "none", "--userns=auto", "busybox", "sh", "-c",
+            "echo r > /root-file && mkdir -p /home/u && echo u > /home/u/f && chown -R 1000:1000 /home/u");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(0, _md.Run("commit", name, "committed-uns:1").ExitCode);
+        // Run without a user namespace: the owners are the ones the userns container saw, not 100000 and up.
+        var check = _md.Run("run", "--rm", "--net", "none", "committed-uns:1", "stat", "-c", "%u %g %n", "/root-file", "/home/u", "/home/u/f", "/bin/busybox");
+        Assert.True(check.ExitCode == 0, check.ToString());
+        Assert.Equal("0 0 /root-file\n1000 1000 /home/u\n1000 1000 /home/u/f\n0 0 /bin/busybox\n", check.Stdout);
+        Assert.Equal(0, _md.Run("rm", name).ExitCode);
+    }
+
+    [Fact]
     public void A_running_container_is_refused_in_one_line()
     {
         var name = "commit-run-" + Guid.NewGuid().ToString("N")[..8];
@@ -89,6 +104,31 @@ public sealed class ContainerExportTests : IDisposable
 
         Assert.Equal(0, _md.Run("image", "import", file, "exported").ExitCode);
         Assert.Equal("added\n", _md.Run("run", "--rm", "--net", "none", "exported", "cat", "/added.txt").Stdout);
+        _md.Run("rm", "-f", name);
+    }
+
+    [Fact]
+    public void A_userns_containers_export_holds_the_ids_it_saw()
+    {
+        var name = "export-uns-" + Guid.NewGuid().ToString("N")[..8];
+        var run = _md.Run("run", "--name", name, "--net", "none", "--userns=auto", "busybox", "sh", "-c",
+            "echo r > /root-file && mkdir -p /home/u && echo u > /home/u/f && chown -R 1000:1000 /home/u");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var file = Path.Combine(_work, "uns.tar");
+        var export = _md.Run("export", name, "-o", file);
+        Assert.True(export.ExitCode == 0, export.ToString());
+
+        var owners = new Dictionary<string, (int, int)>();
+        using (var reader = new System.Formats.Tar.TarReader(File.OpenRead(file)))
+            while (reader.GetNextEntry() is { } entry)
+                owners[entry.Name] = (entry.Uid, entry.Gid);
+        Assert.Equal((0, 0), owners["root-file"]);
+        Assert.Equal((1000, 1000), owners["home/u/"]);
+        Assert.Equal((1000, 1000), owners["home/u/f"]);
+        // /home itself was copied up into the upper directory by the mkdir; /bin/busybox is the image's, below.
+        Assert.Equal((0, 0), owners["home/"]);
+        Assert.Equal((0, 0), owners["bin/busybox"]);
+        Assert.DoesNotContain(owners.Values, o => o.Item1 >= 65536 || o.Item2 >= 65536);
         _md.Run("rm", "-f", name);
     }
 }

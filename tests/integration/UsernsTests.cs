@@ -267,6 +267,110 @@ public sealed class UsernsTests : IDisposable
         Assert.Empty(_md.ContainerDirs());
     }
 
+    private string Data(string volume) => Path.Combine(_md.Root, "volumes", volume, "_data");
+
+    private static string Owner(string path) => Host("stat", "-c", "%u:%g", path).Stdout.Trim();
+
+    [Fact]
+    public void Root_inside_writes_a_new_named_volume_and_its_files_are_the_ranges_on_the_host()
+    {
+        string id = Ok("run", "-d", "--net", "none", "--userns=auto", "-v", "uvol:/data", "-v", "/anon", "busybox", "sh", "-c",
+            "echo made > /data/f && mkdir /data/d && touch /anon/a && exec sleep 300").Stdout.Trim();
+        var (uid, gid, _) = Mapping(id);
+        // Inside: the volume's root is root's, and what root made is root's.
+        Assert.Equal("0 0\n0 0\n0 0\n", Ok("exec", id, "stat", "-c", "%u %g", "/data", "/data/f", "/anon/a").Stdout);
+        // On the host: the range's first ids, the volume's own directory included.
+        Assert.Equal($"{uid}:{gid}", Owner(Data("uvol")));
+        Assert.Equal($"{uid}:{gid}", Owner(Path.Combine(Data("uvol"), "f")));
+        Assert.Equal($"{uid}:{gid}", Owner(Path.Combine(Data("uvol"), "d")));
+        Assert.Equal("made\n", File.ReadAllText(Path.Combine(Data("uvol"), "f")));
+        // Chowned once: a second userns container (another range, as the first still runs) finds it as the first left
+        // it, and sees nobody's.
+        var second = Ok("run", "--rm", "--net", "none", "--userns=auto", "-v", "uvol:/data", "busybox", "sh", "-c",
+            "stat -c '%u %g' /data/f; touch /data/g 2>/dev/null; echo touch=$?");
+        Assert.Equal("65534 65534\ntouch=1\n", second.Stdout);
+        Assert.Equal($"{uid}:{gid}", Owner(Path.Combine(Data("uvol"), "f")));
+    }
+
+    [Fact]
+    public void An_images_VOLUME_is_writable_by_the_mapped_root_and_its_files_keep_their_owners()
+    {
+        // A hostile image: /data holds a root file, a 1000:1000 directory and file, and a symlink to a host file.
+        string target = Path.Combine(_host, "host-file");
+        File.WriteAllText(target, "host\n");
+        string rootfs = Path.Combine(_host, "rootfs");
+        Directory.CreateDirectory(Path.Combine(rootfs, "data", "sub"));
+        Host("tar", "-xf", MiniDocker.BusyboxTar, "-C", rootfs);
+        File.WriteAllText(Path.Combine(rootfs, "data", "root-file"), "r\n");
+        File.WriteAllText(Path.Combine(rootfs, "data", "sub", "user-file"), "u\n");
+        Assert.Equal(0, Host("chown", "-R", "1000:1000", Path.Combine(rootfs, "data", "sub")).ExitCode);
+        File.CreateSymbolicLink(Path.Combine(rootfs, "data", "link"), target);
+        string tar = Path.Combine(_host, "image.tar");
+        Assert.Equal(0, Host("tar", "-cf", tar, "-C", rootfs, ".").ExitCode);
+        Ok("image", "import", "-c", "VOLUME /data", tar, "mdk-uns-vol");
+
+        string id = Ok("run", "-d", "--net", "none", "--userns=auto", "mdk-uns-vol", "sleep", "300").Stdout.Trim();
+        var (uid, gid, _) = Mapping(id);
+        Assert.Equal("0 0 755\n0 0 644\n1000 1000 755\n1000 1000 644\n",
+            Ok("exec", id, "stat", "-c", "%u %g %a", "/data", "/data/root-file", "/data/sub", "/data/sub/user-file").Stdout);
+        Ok("exec", id, "sh", "-c", "echo new > /data/new && echo more >> /data/root-file");
+        string volume = Assert.Single(Ok("volume", "ls", "-q").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"{uid + 1000}:{gid + 1000}", Owner(Path.Combine(Data(volume), "sub", "user-file")));
+        Assert.Equal($"{uid}:{gid}", Owner(Path.Combine(Data(volume), "new")));
+        // The link was chowned itself; its target, a host file, was not followed.
+        Assert.Equal($"{uid}:{gid}", Host("stat", "-c", "%u:%g", Path.Combine(Data(volume), "link")).Stdout.Trim());
+        Assert.Equal("0:0", Owner(target));
+    }
+
+    [Fact]
+    public void A_volume_first_used_outside_a_user_namespace_is_not_chowned_later()
+    {
+        Ok("run", "--rm", "--net", "none", "-v", "hostvol:/data", "busybox", "sh", "-c", "echo host > /data/f");
+        var r = Ok("run", "--rm", "--net", "none", "--userns=auto", "-v", "hostvol:/data", "busybox", "sh", "-c",
+            "stat -c '%u %g' /data /data/f; echo x > /data/g 2>/dev/null; echo write=$?");
+        Assert.Equal("65534 65534\n65534 65534\nwrite=1\n", r.Stdout);
+        Assert.Equal("0:0", Owner(Data("hostvol")));
+        Assert.Equal("0:0", Owner(Path.Combine(Data("hostvol"), "f")));
+        // The control: a volume a userns container uses first is its root's.
+        Assert.Contains("write=0", Ok("run", "--rm", "--net", "none", "--userns=auto", "-v", "fresh:/data", "busybox", "sh", "-c",
+            "echo x > /data/g; echo write=$?").Stdout);
+    }
+
+    [Fact]
+    public void The_chown_follows_no_symlink_a_first_container_planted_and_stays_out_of_other_mounts()
+    {
+        // Host files the links point at, and a directory mounted inside the volume: all host root's, and stay so.
+        string victim = Path.Combine(_host, "victim");
+        Directory.CreateDirectory(victim);
+        File.WriteAllText(Path.Combine(victim, "file"), "host\n");
+        string mounted = Path.Combine(_host, "mounted");
+        Directory.CreateDirectory(mounted);
+        File.WriteAllText(Path.Combine(mounted, "inside"), "other mount\n");
+        Ok("volume", "create", "planted");
+        // The first container reaches the volume's directory through a bind (which neither marks nor chowns it) and
+        // plants links to host paths: a file, a directory, and a relative one climbing out.
+        Ok("run", "--rm", "--net", "none", "-v", $"{Data("planted")}:/plant", "busybox", "sh", "-c",
+            $"ln -s {victim}/file /plant/tofile && ln -s {victim} /plant/todir && ln -s ../../../../../../../..{victim}/file /plant/up && mkdir /plant/mnt");
+        Assert.Equal(0, Host("mount", "--bind", mounted, Path.Combine(Data("planted"), "mnt")).ExitCode);
+        try
+        {
+            var r = Ok("run", "--rm", "--net", "none", "--userns=auto", "-v", "planted:/data", "busybox", "sh", "-c",
+                "stat -c '%u %g' /data; echo x > /data/new; echo write=$?");
+            Assert.Equal("0 0\nwrite=0\n", r.Stdout);
+        }
+        finally
+        {
+            Host("umount", Path.Combine(Data("planted"), "mnt"));
+        }
+        Assert.Equal("0:0", Owner(victim));
+        Assert.Equal("0:0", Owner(Path.Combine(victim, "file")));
+        Assert.Equal("0:0", Owner(mounted));
+        Assert.Equal("0:0", Owner(Path.Combine(mounted, "inside")));
+        // The links themselves and the mount point's own directory were moved into the range.
+        Assert.NotEqual("0:0", Host("stat", "-c", "%u:%g", Path.Combine(Data("planted"), "tofile")).Stdout.Trim());
+        Assert.NotEqual("0:0", Host("stat", "-c", "%u:%g", Path.Combine(Data("planted"), "up")).Stdout.Trim());
+    }
+
     [Theory]
     [InlineData("run.userns-cloned")]
     [InlineData("run.userns-mapped")]

@@ -32,7 +32,7 @@ public static class CommitCommand
                 throw new ImageException($"container {entry.Config.Name} has no upper directory to commit");
             var committer = new ImageCommitter(new ImageStore(root), RegistryConfig.Load(root).MaxLayerBytes);
             var image = committer.Commit(entry.Config.ImageId, upper, p.GetValue(change) ?? [], p.GetValue(message),
-                p.GetValue(author), p.GetValue(reference));
+                p.GetValue(author), p.GetValue(reference), ExportCommand.UpperIds(entry.State));
             Console.WriteLine($"sha256:{image.Id}");
             return 0;
         });

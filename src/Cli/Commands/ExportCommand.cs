@@ -26,15 +26,19 @@ public static class ExportCommand
             var store = new ImageStore(root);
             var upper = Path.Combine(containers.DirectoryOf(entry.Config.Id), "upper");
             var layers = new List<string>();
+            HostIdRange? topIds = null;
             if (Directory.Exists(upper))
+            {
                 layers.Add(upper);
+                topIds = UpperIds(entry.State);
+            }
             layers.AddRange(store.LayerDirectories(store.Resolve(entry.Config.ImageId)).Reverse());
             if (p.GetValue(output) is not { Length: > 0 } file)
             {
                 if (!Console.IsOutputRedirected)
                     throw new ImageException("cowardly refusing to save to a terminal. Use the -o flag or redirect");
                 using var stdout = Console.OpenStandardOutput();
-                LayerTarWriter.WriteMerged(layers, stdout);
+                LayerTarWriter.WriteMerged(layers, stdout, topIds);
                 return 0;
             }
             var full = Path.GetFullPath(file);
@@ -42,7 +46,7 @@ public static class ExportCommand
             try
             {
                 using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-                    LayerTarWriter.WriteMerged(layers, stream);
+                    LayerTarWriter.WriteMerged(layers, stream, topIds);
                 File.Move(temp, full, overwrite: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -57,4 +61,8 @@ public static class ExportCommand
         });
         return command;
     }
+
+    /// <summary>A --userns=auto container's range: its upper directory's files are owned by the range's host ids.</summary>
+    internal static HostIdRange? UpperIds(ContainerState state) =>
+        state.IdMapping is { } ids ? new HostIdRange(ids.HostUid, ids.HostGid, ids.Size) : null;
 }

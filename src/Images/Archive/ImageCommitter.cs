@@ -8,13 +8,15 @@ namespace MiniDocker.Images.Archive;
 /// <summary>
 /// `commit`: a container's overlay upper directory becomes one new layer on top of its image's (whiteouts turned back
 /// into <c>.wh.</c> entries by <see cref="LayerTarWriter"/>), and the image config gets the -c changes and a history
-/// entry. The caller makes sure the container is not running: a live container could swap a directory for a
+/// entry. A --userns=auto container's upper directory is owned by its range's host ids: the layer gets the ids the
+/// container saw (<see cref="HostIdRange"/>), so the image runs the same without a user namespace. The caller makes
+/// sure the container is not running: a live container could swap a directory for a
 /// symlink while the tree is walked.
 /// </summary>
 public sealed class ImageCommitter(ImageStore store, long maxLayerBytes)
 {
     public ImageRecord Commit(string baseImageId, string upperDir, IReadOnlyList<string> changes, string? message,
-        string? author, string? reference)
+        string? author, string? reference, HostIdRange? upperIds = null)
     {
         var image = store.Resolve(baseImageId);
         var name = reference is null ? null : ImageReference.Parse(reference);
@@ -32,7 +34,7 @@ public sealed class ImageCommitter(ImageStore store, long maxLayerBytes)
                     diffIds.Add(AddLayer(layers, store.RootfsPath(image), scratch, overlayWhiteouts: false));
                 else
                     diffIds.AddRange(baseDiffIds);
-                diffIds.Add(AddLayer(layers, upperDir, scratch, overlayWhiteouts: true));
+                diffIds.Add(AddLayer(layers, upperDir, scratch, overlayWhiteouts: true, upperIds));
 
                 var config = ImageSaver.ConfigObject(store, image);
                 var now = DateTimeOffset.UtcNow.ToString("o");
@@ -61,11 +63,11 @@ public sealed class ImageCommitter(ImageStore store, long maxLayerBytes)
         }
     }
 
-    private string AddLayer(Layers.LayerStore layers, string directory, string scratch, bool overlayWhiteouts)
+    private string AddLayer(Layers.LayerStore layers, string directory, string scratch, bool overlayWhiteouts, HostIdRange? ids = null)
     {
         var file = Path.Combine(scratch, Guid.NewGuid().ToString("N"));
         using (var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
-            LayerTarWriter.Write(directory, stream, overlayWhiteouts);
+            LayerTarWriter.Write(directory, stream, overlayWhiteouts, ids);
         string digest;
         using (var read = File.OpenRead(file))
             digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(read));

@@ -11,6 +11,11 @@ public sealed class VolumeRecord
     public DateTimeOffset CreatedAt { get; set; }
     /// <summary>Made for one container by `-v /PATH` (a generated name): `rm -v`, `run --rm` and `volume prune` remove it.</summary>
     public bool Anonymous { get; set; }
+    /// <summary>Podman's NeedsChown: set when the volume is made, cleared at the first start of a container that mounts
+    /// it. A --userns=auto container starting first moves it into its range (<see cref="VolumeOwnership"/>); any other
+    /// first user leaves it as it is, and no later container chowns it again (it could take files from a running one).
+    /// Volumes made before this field existed have it false.</summary>
+    public bool NeedsChown { get; set; }
     public Dictionary<string, string> Labels { get; set; } = new();
 }
 
@@ -73,10 +78,33 @@ public sealed class VolumeStore(string stateRoot)
         string data = DataPath(name);
         if (!System.IO.Directory.Exists(data)) System.IO.Directory.CreateDirectory(data);
         File.SetUnixFileMode(data, (UnixFileMode)0b111_101_101);
-        var record = new VolumeRecord { Name = name, CreatedAt = DateTimeOffset.UtcNow, Anonymous = anonymous, Labels = labels?.ToDictionary() ?? new() };
+        var record = new VolumeRecord { Name = name, CreatedAt = DateTimeOffset.UtcNow, Anonymous = anonymous, NeedsChown = true, Labels = labels?.ToDictionary() ?? new() };
         // Written last: a volume without its metadata (a crash midway) is not listed and is made again on next use.
-        AtomicFile.Write(MetadataPath(name), JsonSerializer.SerializeToUtf8Bytes(record, VolumeJson.Default.VolumeRecord), fsyncDirectory: true, mode: 0b110_000_000);
+        Save(record);
         return (record, true);
+    }
+
+    private void Save(VolumeRecord record) =>
+        AtomicFile.Write(MetadataPath(record.Name), JsonSerializer.SerializeToUtf8Bytes(record, VolumeJson.Default.VolumeRecord), fsyncDirectory: true, mode: 0b110_000_000);
+
+    /// <summary>
+    /// At a container's start, before its init exists: each of its volumes that no container has mounted yet
+    /// (<see cref="VolumeRecord.NeedsChown"/>) is given to <paramref name="ids"/>' range when the container has one,
+    /// and is marked as mounted either way. The mark is written before the walk: a walk cut short is not redone, as
+    /// it would shift the ids it already shifted a second time.
+    /// </summary>
+    public void FirstMount(ContainerConfig config, Userns.IdMapping? ids)
+    {
+        var names = config.Mounts.Where(m => m.IsVolume).Select(m => m.Source).Distinct().ToList();
+        if (names.Count == 0) return;
+        using var _ = Lock();
+        foreach (var name in names)
+        {
+            if (TryGet(name) is not { NeedsChown: true } volume) continue;
+            volume.NeedsChown = false;
+            Save(volume);
+            if (ids is not null) VolumeOwnership.ShiftIntoRange(DataPath(name), ids);
+        }
     }
 
     public VolumeRecord Create(string? name, IReadOnlyDictionary<string, string>? labels = null)
