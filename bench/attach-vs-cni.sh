@@ -68,6 +68,11 @@ cni() { # cni ADD|DEL CONF
     /usr/lib/cni/bridge < "$2"
 }
 
+# The IPv6 network (minidocker's and CNI's bridge plugin alike) turns on IPv6 forwarding and never turns it off, as
+# ip_forward; the host gets its own setting back on exit (as NetworkIpv6Tests does).
+forwarding6=/proc/sys/net/ipv6/conf/all/forwarding
+forwarding6_before=$(cat "$forwarding6" 2>/dev/null || true)
+
 cleanup() {
   set +e
   if [ -d "$root" ]; then
@@ -82,6 +87,9 @@ cleanup() {
   ip netns del "$netns" 2>/dev/null
   ip netns del "$floor_ns" 2>/dev/null
   rm -rf "$work"
+  if [ -n "$forwarding6_before" ] && [ "$(cat "$forwarding6")" != "$forwarding6_before" ]; then
+    echo "$forwarding6_before" > "$forwarding6"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
