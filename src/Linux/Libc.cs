@@ -66,6 +66,9 @@ public static unsafe partial class Libc
         SECCOMP_RET_ERRNO = Arch.SECCOMP_RET_ERRNO, SECCOMP_RET_TRACE = Arch.SECCOMP_RET_TRACE,
         SECCOMP_RET_LOG = Arch.SECCOMP_RET_LOG, SECCOMP_RET_ALLOW = Arch.SECCOMP_RET_ALLOW,
         SECCOMP_RET_DATA = Arch.SECCOMP_RET_DATA;
+    public static readonly long SYS_seccomp = Arch.SYS_seccomp;
+    public static readonly uint SECCOMP_SET_MODE_FILTER = Arch.SECCOMP_SET_MODE_FILTER,
+        SECCOMP_FILTER_FLAG_TSYNC = Arch.SECCOMP_FILTER_FLAG_TSYNC;
     /// <summary>bpf(2), for cgroup v2's device rules: a BPF_PROG_TYPE_CGROUP_DEVICE program attached to a cgroup.</summary>
     public static readonly long SYS_bpf = Arch.SYS_bpf;
     public static readonly int BPF_PROG_LOAD = Arch.BPF_PROG_LOAD, BPF_PROG_ATTACH = Arch.BPF_PROG_ATTACH,
@@ -108,6 +111,8 @@ public static unsafe partial class Libc
     public static partial long syscall(long number, int a, nint b);
     [LibraryImport(Lib, SetLastError = true)]
     public static partial long syscall(long number, int a, void* b, uint c);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial long syscall(long number, uint a, uint b, void* c);
     [LibraryImport(Lib, SetLastError = true, EntryPoint = "syscall", StringMarshalling = StringMarshalling.Utf8)]
     private static partial long syscall_openat2(long number, int dirfd, string path, OpenHow* how, nuint size);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -26,7 +26,8 @@ public sealed record NativeConstants(
     int RLIMIT_RTPRIO = 14, int RLIMIT_RTTIME = 15,
     long SYS_openat2 = 437, ulong RESOLVE_IN_ROOT = 0x10, ulong RESOLVE_NO_MAGICLINKS = 0x02,
     int AT_EMPTY_PATH = 0x1000, uint STATX_TYPE = 0x1, uint STATX_MODE = 0x2, uint STATX_NLINK = 0x4, uint STATX_UID = 0x8,
-    uint STATX_GID = 0x10, uint STATX_INO = 0x100, uint STATX_MNT_ID = 0x1000)
+    uint STATX_GID = 0x10, uint STATX_INO = 0x100, uint STATX_MNT_ID = 0x1000,
+    long SYS_seccomp = 317, uint SECCOMP_SET_MODE_FILTER = 1, uint SECCOMP_FILTER_FLAG_TSYNC = 1)
 {
     public static readonly NativeConstants X64 = new(
         SYS_pivot_root: 155, SYS_pidfd_send_signal: 424, SYS_pidfd_open: 434, SYS_close_range: 436,
@@ -34,7 +35,7 @@ public sealed record NativeConstants(
         PR_SET_PDEATHSIG: 1, PR_CAPBSET_DROP: 24, PR_SET_NO_NEW_PRIVS: 38, CLOSE_RANGE_CLOEXEC: 4,
         POSIX_SPAWN_SETSIGDEF: 0x04, POSIX_SPAWN_SETSIGMASK: 0x08, POSIX_SPAWN_SETSID: 0x80, DT_UNKNOWN: 0, DT_DIR: 4);
 
-    public static readonly NativeConstants Arm64 = X64 with { SYS_pivot_root = 41, SYS_keyctl = 219, SYS_bpf = 280 };
+    public static readonly NativeConstants Arm64 = X64 with { SYS_pivot_root = 41, SYS_keyctl = 219, SYS_bpf = 280, SYS_seccomp = 277 };
 
     public static NativeConstants For(Architecture architecture) => architecture switch
     {

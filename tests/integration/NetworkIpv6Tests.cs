@@ -62,11 +62,18 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
 
     private string Scope => StateRoots.ScopeOf(_md.Root);
 
-    /// <summary>Relay processes (PortProxy) of this state root.</summary>
-    private string[] Relays() =>
+    /// <summary>Relay processes (PortProxy) of this state root: pid and command line.</summary>
+    private (string Pid, string Cmdline)[] RelayProcesses() =>
         Directory.GetDirectories("/proc").Select(d => Path.GetFileName(d)).Where(p => p.All(char.IsAsciiDigit))
-            .Select(pid => { try { return File.ReadAllText($"/proc/{pid}/cmdline"); } catch (IOException) { return ""; } })
-            .Where(c => c.Contains("\0port-proxy\0" + _md.Root + "/", StringComparison.Ordinal)).ToArray();
+            .Select(pid => { try { return (pid, File.ReadAllText($"/proc/{pid}/cmdline")); } catch (IOException) { return (pid, ""); } })
+            .Where(p => p.Item2.Contains("\0port-proxy\0" + _md.Root + "/", StringComparison.Ordinal)).ToArray();
+
+    private string[] Relays() => RelayProcesses().Select(p => p.Cmdline).ToArray();
+
+    /// <summary>The "Name:\tvalue" lines of a /proc/PID/status or /proc/PID/task/TID/status.</summary>
+    private static Dictionary<string, string> Status(string procDir) =>
+        File.ReadAllLines(Path.Combine(procDir, "status")).Select(l => l.Split(':', 2))
+            .ToDictionary(f => f[0], f => f[1].Trim());
 
     /// <summary>No container rule of this root in the IPv6 tables, no relay process.</summary>
     private void AssertNoContainerLeft()
@@ -175,6 +182,42 @@ public abstract class NetworkIpv6Tests(string firewall) : IDisposable
         Assert.Equal(0, Md("network", "rm", Net, Net + "4").ExitCode);
         AssertNothingLeft(_prefix6);
         Assert.False(Directory.Exists(Path.Combine(_md.Root, "networks", "ipam", "ipv6", Net + ".json")));
+    }
+
+    [Fact]
+    public void The_port_relay_runs_as_nobody_without_capabilities_and_still_answers_on_ipv6_loopback()
+    {
+        CreateDualStack(Net, Subnet, Subnet6);
+        int port = HostPorts.Free();
+        string id = WebServer("nobody6", "--net", Net, "-p", $"{port}:80");
+        var (pid, cmdline) = Assert.Single(RelayProcesses());
+        // Every thread, not only the main one: a thread left as root would be root for the whole process.
+        string[] tasks = Directory.GetDirectories($"/proc/{pid}/task");
+        Assert.NotEmpty(tasks);
+        foreach (string task in tasks)
+        {
+            var status = Status(task);
+            Assert.Equal("65534\t65534\t65534\t65534", status["Uid"]);
+            Assert.Equal("65534\t65534\t65534\t65534", status["Gid"]);
+            Assert.Equal("", status["Groups"]);
+            Assert.Equal("0000000000000000", status["CapEff"]);
+            Assert.Equal("0000000000000000", status["CapPrm"]);
+            Assert.Equal("0000000000000000", status["CapAmb"]);
+            Assert.Equal("1", status["NoNewPrivs"]);
+        }
+
+        Assert.Equal(id[..12] + "\n", Curl($"http://[::1]:{port}/"));
+        Assert.Equal(id[..12] + "\n", Curl($"http://[::1]:{port}/"));
+
+        // As nobody it cannot see into the 0700 state root, yet it still stops by itself when its pid file goes (the
+        // state root deleted under a running container): it watches the file by descriptor.
+        File.Delete(cmdline.Split('\0')[2]);
+        for (int i = 0; i < 100 && Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal); i++)
+            Thread.Sleep(100);
+        Assert.Empty(Relays());
+        Assert.NotEqual(0, Sh.Try("curl", "-sS", "--max-time", "2", $"http://[::1]:{port}/").Code);
+        Assert.Equal(0, Md("rm", "-f", "nobody6").ExitCode);
+        AssertNoContainerLeft();
     }
 
     [Fact]

@@ -103,8 +103,9 @@ public sealed class PortProxy(string stateRoot)
 
     /// <summary>
     /// The relay process: <c>port-proxy PIDFILE TARGET HOSTPORT:CTRPORT...</c>. Binds every [::]:HOSTPORT (v6 only),
-    /// prints "ready", then relays each connection to TARGET:CTRPORT until killed or its pid file is gone (the run that
-    /// started it died before recording it, or the state root was deleted).
+    /// opens its pid file, drops root for good (see <see cref="DropPrivileges"/>), prints "ready", then relays each
+    /// connection to TARGET:CTRPORT until killed or its pid file is gone (the run that started it died before
+    /// recording it, or the state root was deleted). It never binds again: a restarted container gets a new relay.
     /// </summary>
     public static int Serve(string[] args)
     {
@@ -137,14 +138,86 @@ public sealed class PortProxy(string stateRoot)
             }
             listeners.Add((socket, containerPort));
         }
+        // The file is watched by descriptor (unlinked: nlink 0), as nobody cannot look it up in root's 0700 state
+        // directory.
+        using Fd? pidFile = OpenOwnPidFile(pidPath);
+        if (pidFile is null) return 0; // the run that started it died before recording it
+        try { DropPrivileges(); }
+        catch (MiniDockerException e)
+        {
+            // Refused rather than relaying as root: the starter reports this line and publishes nothing.
+            Console.Error.WriteLine($"the IPv6 port relay cannot drop root: {e.Message}");
+            return 1;
+        }
         Console.Out.WriteLine("ready");
         Console.Out.Flush();
         foreach (var (socket, containerPort) in listeners)
             _ = Task.Run(() => AcceptLoop(socket, new IPEndPoint(target, containerPort)));
-        // The starter records the pid file right after starting this process; give it time before watching it.
-        for (int i = 0; i < 200 && !File.Exists(pidPath); i++) Thread.Sleep(50);
-        while (File.Exists(pidPath)) Thread.Sleep(2000);
+        while (IsLinked(pidFile)) Thread.Sleep(2000);
         return 0;
+    }
+
+    /// <summary>The pid file once it names this process, or null after 10 s. The starter records it right after
+    /// starting this process, before it waits for "ready"; until then the path may hold a stale file a crashed run
+    /// left, which the starter's rename replaces (watching that one would stop the relay at once).</summary>
+    private static unsafe Fd? OpenOwnPidFile(string pidPath)
+    {
+        string self = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        byte* buffer = stackalloc byte[32];
+        for (int i = 0; i < 1000; i++)
+        {
+            int raw = Libc.open(pidPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (raw >= 0)
+            {
+                var fd = new Fd(raw, pidPath);
+                nint n = Libc.read(raw, buffer, 32);
+                if (n > 0 && System.Text.Encoding.ASCII.GetString(buffer, (int)n).Trim() == self) return fd;
+                fd.Dispose();
+            }
+            Thread.Sleep(10);
+        }
+        return null;
+    }
+
+    /// <summary>nobody/nogroup: accepting on sockets already bound and connecting out to the container need no privilege.</summary>
+    private const uint Nobody = 65534;
+
+    /// <summary>
+    /// For the container's life the relay reads bytes a hostile client sends; a flaw in it must not be root's. No
+    /// supplementary groups, gid and uid nobody (real, effective and saved: leaving uid 0 for good makes the kernel
+    /// clear the permitted, effective and ambient capabilities), and no new privileges (a setuid program it were made
+    /// to execute would not run as its owner). glibc applies setgroups, setresgid and setresuid to every thread (the
+    /// runtime has several by now). Dumpable is left as the kernel sets it on a credential change (off), so another
+    /// nobody process cannot ptrace it or read its memory.
+    /// </summary>
+    private static unsafe void DropPrivileges()
+    {
+        Libc.Check(Libc.setgroups(0, null), "setgroups");
+        Libc.Check(Libc.setresgid(Nobody, Nobody, Nobody), "setresgid");
+        Libc.Check(Libc.setresuid(Nobody, Nobody, Nobody), "setresuid");
+        Libc.Check(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+        // PR_SET_NO_NEW_PRIVS is per thread, and the runtime started its finalizer and signal threads before Main. A
+        // seccomp filter loaded with TSYNC sets no_new_privs on every thread of the process (the kernel's
+        // seccomp_sync_threads); the filter itself allows everything.
+        var allowAll = new SockFilter { Code = 0x06 /* BPF_RET | BPF_K */, K = Libc.SECCOMP_RET_ALLOW };
+        var program = new SockFprog { Length = 1, Filter = &allowAll };
+        // With TSYNC, a thread that could not be synchronised is returned as a positive thread id.
+        long synced = Libc.syscall(Libc.SYS_seccomp, Libc.SECCOMP_SET_MODE_FILTER, Libc.SECCOMP_FILTER_FLAG_TSYNC, &program);
+        if (synced != 0)
+            throw synced > 0 ? new MiniDockerException($"seccomp(SECCOMP_FILTER_FLAG_TSYNC): thread {synced} could not be synchronised")
+                             : SyscallException.Last("seccomp(SECCOMP_FILTER_FLAG_TSYNC)");
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct SockFilter { public ushort Code; public byte JumpTrue, JumpFalse; public uint K; }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private unsafe struct SockFprog { public ushort Length; public SockFilter* Filter; }
+
+    private static unsafe bool IsLinked(Fd file)
+    {
+        Tmds.Linux.stat st;
+        return Libc.fstat(file.Value, &st) == 0 && st.st_nlink > 0;
     }
 
     private static async Task AcceptLoop(Socket listener, IPEndPoint target)
