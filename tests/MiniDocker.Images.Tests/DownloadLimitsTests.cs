@@ -6,7 +6,7 @@ using MiniDocker.Images.Registry;
 
 namespace MiniDocker.Images.Tests;
 
-/// <summary>A full disk ends a download at once (no retry) and frees its space; a layer expanding past max-layer-size
+/// <summary>A full disk ends a pull's layer at once (no retry) and frees its space; a layer expanding past max-layer-size
 /// (a gzip bomb) is refused with nothing stored.</summary>
 public sealed class DownloadLimitsTests : IDisposable
 {
@@ -20,73 +20,90 @@ public sealed class DownloadLimitsTests : IDisposable
 
     private static string Sha(byte[] data) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(data));
 
-    [Fact]
-    public async Task A_full_disk_is_not_retried_and_the_partial_file_is_removed()
+    /// <summary>Serves <paramref name="blob"/> whole for every request on a free loopback port; counts requests.</summary>
+    private static (HttpListener Listener, int Port, Func<int> Requests) Serve(byte[] blob)
     {
-        // The blob is 4 MiB; the file system it is written to holds 256 KiB.
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 60000);
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                listener.Start();
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                continue;
+            }
+            var requests = 0;
+            _ = Task.Run(async () =>
+            {
+                while (listener.IsListening)
+                {
+                    HttpListenerContext context;
+                    try
+                    {
+                        context = await listener.GetContextAsync();
+                    }
+                    catch (Exception)
+                    {
+                        return;
+                    }
+                    Interlocked.Increment(ref requests);
+                    try
+                    {
+                        context.Response.ContentLength64 = blob.Length;
+                        await context.Response.OutputStream.WriteAsync(blob);
+                        context.Response.Close();
+                    }
+                    catch (Exception)
+                    {
+                        context.Response.Abort();
+                    }
+                }
+            });
+            return (listener, port, () => Volatile.Read(ref requests));
+        }
+    }
+
+    [Fact]
+    public void A_full_disk_while_a_pulled_layer_streams_in_is_not_retried_and_leaves_nothing()
+    {
+        // The layer (uncompressed tar, so blob digest = diff id) is 4 MiB; the store's file system holds 256 KiB.
         var small = _sandbox.Dir("small");
         Run.Checked("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small);
-        var blob = RandomNumberGenerator.GetBytes(4 << 20);
+        var blob = new TarBuilder().File("big", Convert.ToBase64String(RandomNumberGenerator.GetBytes(3 << 20))).Build();
         var digest = Sha(blob);
-        var port = Random.Shared.Next(20000, 60000);
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var requests = 0;
-        _ = Task.Run(async () =>
+        var descriptor = new Descriptor { Digest = digest, Size = blob.Length };
+        var (listener, port, requests) = Serve(blob);
+        using (listener)
         {
-            while (listener.IsListening)
+            // The streaming path pull takes (Puller.EnsureLayer): OpenBlob read straight into LayerStore.Add.
+            var config = new RegistryConfig { Attempts = 4, TimeoutSeconds = 10 };
+            using var client = new RegistryClient(config, DistributionReference.Parse($"127.0.0.1:{port}/app"));
+            var store = new LayerStore(Path.Combine(small, "images"));
+            var error = Assert.Throws<ImageException>(() =>
             {
-                HttpListenerContext context;
-                try
-                {
-                    context = await listener.GetContextAsync();
-                }
-                catch (Exception)
-                {
-                    return;
-                }
-                Interlocked.Increment(ref requests);
-                try
-                {
-                    context.Response.ContentLength64 = blob.Length;
-                    await context.Response.OutputStream.WriteAsync(blob);
-                    context.Response.Close();
-                }
-                catch (Exception)
-                {
-                    context.Response.Abort();
-                }
-            }
-        });
+                using var stream = client.OpenBlob(descriptor, _ => { }, CancellationToken.None);
+                store.Add(stream, digest, digest);
+            });
 
-        var config = new RegistryConfig { Attempts = 4, TimeoutSeconds = 10 };
-        using var client = new RegistryClient(config, DistributionReference.Parse($"127.0.0.1:{port}/app"));
-        var partial = Path.Combine(small, digest[7..] + ".partial");
-        var error = await Assert.ThrowsAsync<ImageException>(() =>
-            client.DownloadBlob(new Descriptor { Digest = digest, Size = blob.Length }, partial, _ => { }));
+            Assert.StartsWith($"layer {digest}: ", error.Message);
+            Assert.Contains("No space left on device", error.Message);
+            Assert.DoesNotContain('\n', error.Message);
+            Assert.Equal(1, requests()); // not retried: a retry would fill the disk again
+            Assert.False(store.Has(digest));
+            Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(Path.Combine(small, "images", "layers")).Select(Path.GetFileName),
+                n => n is not (".locks" or ".gc.lock"));
 
-        Assert.Contains("No space left on device", error.Message);
-        Assert.DoesNotContain('\n', error.Message);
-        Assert.False(File.Exists(partial));
-        Assert.Equal(1, requests);
-        listener.Stop();
-
-        // With room, the same download succeeds (the check is on the error, not on the download).
-        Run.Checked("mount", "-o", "remount,size=16m", small);
-        using var listener2 = new HttpListener();
-        listener2.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener2.Start();
-        _ = Task.Run(async () =>
-        {
-            var context = await listener2.GetContextAsync();
-            context.Response.ContentLength64 = blob.Length;
-            await context.Response.OutputStream.WriteAsync(blob);
-            context.Response.Close();
-        });
-        await client.DownloadBlob(new Descriptor { Digest = digest, Size = blob.Length }, partial, _ => { });
-        Assert.Equal(digest, Sha(File.ReadAllBytes(partial)));
-        listener2.Stop();
+            // With room, the same pull succeeds (the check is on the error, not on the download).
+            Run.Checked("mount", "-o", "remount,size=16m", small);
+            using (var stream = client.OpenBlob(descriptor, _ => { }, CancellationToken.None))
+                store.Add(stream, digest, digest);
+            Assert.True(store.Has(digest));
+            Assert.Equal(2, requests());
+        }
     }
 
     [Theory]
