@@ -20,8 +20,9 @@ public static class ContainerInit
         var channel = new SyncChannel(SyncFds.InitCommandFd, SyncFds.InitReportFd);
         try
         {
-            var config = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(containerDir, "config.json")),
-                RuntimeJson.Default.ContainerConfig) ?? throw new ContainerException("config.json is empty");
+            ContainerConfig config;
+            try { config = InitConfigReader.Read(File.ReadAllBytes(Path.Combine(containerDir, "config.json"))); }
+            catch (JsonException e) { throw new ContainerException($"config.json cannot be read: {e.Message}"); }
             RootfsSetup.Prepare(config, containerDir);
             if (config.NetworkMode != "host") Loopback.BringUp();
             channel.Send(new SyncMessage.Mounted());
