@@ -13,48 +13,10 @@ public sealed class BlobStreamTests
     private static readonly byte[] Blob = RandomNumberGenerator.GetBytes(1 << 20);
     private static readonly string BlobDigest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Blob));
 
-    /// <summary>Serves <paramref name="answer"/>(request number, Range header) for every request; returns the port.</summary>
     private static (HttpListener Listener, int Port) Serve(Func<int, string?, HttpListenerResponse, Task> answer)
     {
-        for (var attempt = 0; ; attempt++)
-        {
-            var port = Random.Shared.Next(20000, 60000);
-            var listener = new HttpListener();
-            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                listener.Start();
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                continue;
-            }
-            var requests = 0;
-            _ = Task.Run(async () =>
-            {
-                while (listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try
-                    {
-                        context = await listener.GetContextAsync();
-                    }
-                    catch (Exception)
-                    {
-                        return;
-                    }
-                    try
-                    {
-                        await answer(Interlocked.Increment(ref requests), context.Request.Headers["Range"], context.Response);
-                    }
-                    catch (Exception)
-                    {
-                        context.Response.Abort();
-                    }
-                }
-            });
-            return (listener, port);
-        }
+        var (listener, port, _) = LoopbackHttpServer.Serve(answer);
+        return (listener, port);
     }
 
     private static async Task SendHalfThenCut(HttpListenerResponse response)

@@ -21,51 +21,13 @@ public sealed class DownloadLimitsTests : IDisposable
     private static string Sha(byte[] data) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(data));
 
     /// <summary>Serves <paramref name="blob"/> whole for every request on a free loopback port; counts requests.</summary>
-    private static (HttpListener Listener, int Port, Func<int> Requests) Serve(byte[] blob)
-    {
-        for (var attempt = 0; ; attempt++)
+    private static (HttpListener Listener, int Port, Func<int> Requests) Serve(byte[] blob) =>
+        LoopbackHttpServer.Serve(async (_, _, response) =>
         {
-            var port = Random.Shared.Next(20000, 60000);
-            var listener = new HttpListener();
-            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                listener.Start();
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                continue;
-            }
-            var requests = 0;
-            _ = Task.Run(async () =>
-            {
-                while (listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try
-                    {
-                        context = await listener.GetContextAsync();
-                    }
-                    catch (Exception)
-                    {
-                        return;
-                    }
-                    Interlocked.Increment(ref requests);
-                    try
-                    {
-                        context.Response.ContentLength64 = blob.Length;
-                        await context.Response.OutputStream.WriteAsync(blob);
-                        context.Response.Close();
-                    }
-                    catch (Exception)
-                    {
-                        context.Response.Abort();
-                    }
-                }
-            });
-            return (listener, port, () => Volatile.Read(ref requests));
-        }
-    }
+            response.ContentLength64 = blob.Length;
+            await response.OutputStream.WriteAsync(blob);
+            response.Close();
+        });
 
     [Fact]
     public void A_full_disk_while_a_pulled_layer_streams_in_is_not_retried_and_leaves_nothing()

@@ -46,7 +46,7 @@ public static class SeccompFilterCache
     /// The cheaper door, tried before the profile is even read: the program last built from the same source (see
     /// <see cref="SecurityOptions.SourceKey"/>: the profile file's identity, the capability set, the target, this
     /// binary), if libseccomp is still the same file it was compiled with. A hit skips the 20 KB JSON parse, the
-    /// resolution of ~440 rules and the library's dlopen, about 4 ms of every `run` (bench/README, stop 19).
+    /// resolution of ~440 rules and the library's dlopen, about 3 ms of every `run` (bench/README, stop 19).
     /// </summary>
     public static byte[]? TryGetBySource(string sourceKey, string directory = DefaultDirectory)
     {
