@@ -19,13 +19,13 @@ public static class PullCommands
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Suppress verbose output" };
         var reference = new Argument<string>("NAME[:TAG|@DIGEST]");
         var command = new Command(verb, "Download an image from a registry") { quiet, reference };
-        command.SetAction(p =>
+        // A failed pull exits 1, as Docker's CLI (`run`'s own pull of a missing image keeps 125, as Docker's run).
+        command.SetAction(p => RegistryAuthCommands.AsCliFailure(() =>
         {
-            var image = Pull(p, p.GetValue(reference)!, p.GetValue(quiet) ? TextWriter.Null : Console.Out);
+            Pull(p, p.GetValue(reference)!, p.GetValue(quiet) ? TextWriter.Null : Console.Out);
             // Docker's last line, also all that -q prints: the reference in full (docker.io/library/busybox:latest).
             Console.WriteLine(DistributionReference.Parse(p.GetValue(reference)!).ToString());
-            return image is null ? 1 : 0;
-        });
+        }));
         return command;
     }
 

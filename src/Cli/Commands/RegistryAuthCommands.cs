@@ -150,7 +150,7 @@ public static class RegistryAuthCommands
     }
 
     /// <summary>Runs <paramref name="action"/>; an error of the image side becomes one line with Docker CLI's status 1.</summary>
-    private static int AsCliFailure(Action action)
+    internal static int AsCliFailure(Action action)
     {
         try
         {
