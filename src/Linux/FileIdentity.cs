@@ -20,19 +20,26 @@ public static unsafe class FileIdentity
     /// <summary>
     /// True when <paramref name="path"/> is a regular file and it and every directory above it are root's and not
     /// writable by group or others, with no symbolic link on the way: then nobody but root can change what the path
-    /// names, or swap in another file between a cache's stat and its read.
+    /// names, or swap in another file between a cache's stat and its read. A "." or ".." segment gives false: the
+    /// kernel resolves ".." after what the previous segment is, which a check of the lexically shortened path would not
+    /// see (a/link/../f is f beside the link's target, not a/f).
     /// </summary>
     public static bool OnlyRootCanChange(string path)
     {
-        string full = Path.GetFullPath(path);
-        for (string? current = full; current is not null; current = Path.GetDirectoryName(current))
-        {
-            stat st;
-            if (Libc.fstatat(Libc.AT_FDCWD, current, &st, Libc.AT_SYMLINK_NOFOLLOW) != 0) return false;
-            int type = (int)(uint)st.st_mode & Libc.S_IFMT;
-            if (type != (current == full ? Libc.S_IFREG : Libc.S_IFDIR)) return false;
-            if ((uint)st.st_uid != 0 || ((uint)st.st_mode & 0b000_010_010) != 0) return false;
-        }
+        string full = Path.IsPathRooted(path) ? path : Path.Combine(Environment.CurrentDirectory, path);
+        if (full.Split('/').Any(segment => segment is "." or "..")) return false;
+        if (!IsClosed(full, Libc.S_IFREG, owner: 0)) return false;
+        for (string? directory = Path.GetDirectoryName(full); directory is not null; directory = Path.GetDirectoryName(directory))
+            if (!IsClosed(directory, Libc.S_IFDIR, owner: 0)) return false;
         return true;
+    }
+
+    /// <summary><paramref name="path"/> itself (a link is not followed) is of <paramref name="type"/> (S_IFREG,
+    /// S_IFDIR), owned by <paramref name="owner"/>, and not writable by group or others.</summary>
+    public static bool IsClosed(string path, int type, uint owner)
+    {
+        stat st;
+        if (Libc.fstatat(Libc.AT_FDCWD, path, &st, Libc.AT_SYMLINK_NOFOLLOW) != 0) return false;
+        return ((int)(uint)st.st_mode & Libc.S_IFMT) == type && (uint)st.st_uid == owner && ((uint)st.st_mode & 0b000_010_010) == 0;
     }
 }

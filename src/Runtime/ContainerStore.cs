@@ -195,28 +195,21 @@ public sealed partial class ContainerStore
         return config;
     }
 
-    public ContainerConfig? LoadConfig(string id)
-    {
-        string path = Path.Combine(DirectoryOf(id), "config.json");
-        // Empty: a --rm container's unsynced config after a power cut (see Create); like a missing one, an orphan.
-        try { if (new FileInfo(path).Length == 0) return null; }
-        catch (IOException) { return null; }
-        return Read(path, RuntimeJson.Default.ContainerConfig);
-    }
-    public ContainerState? LoadState(string id)
-    {
-        string path = Path.Combine(DirectoryOf(id), "state.json");
-        try { if (new FileInfo(path).Length == 0) return LostState(); }
-        catch (IOException) { return null; } // FileNotFoundException included: see Read
-        return Read(path, RuntimeJson.Default.ContainerState);
-    }
+    // An empty config.json is a --rm container's unsynced config after a power cut (see Create): like a missing one, an
+    // orphan. An empty state.json is state lost the same way.
+    public ContainerConfig? LoadConfig(string id) => Read(Path.Combine(DirectoryOf(id), "config.json"), RuntimeJson.Default.ContainerConfig, () => null);
+    public ContainerState? LoadState(string id) => Read(Path.Combine(DirectoryOf(id), "state.json"), RuntimeJson.Default.ContainerState, LostState);
 
     /// <summary>Null when the file is missing (a run killed while creating); a record that exists but does not parse
     /// is refused, naming the file: read as missing, prune would delete the directory of a container that runs and
     /// `ps` would hide it, leaving its processes, veth and mounts with nothing to remove them.</summary>
-    private static T? Read<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) where T : class
+    private static T? Read<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info, Func<T?> whenEmpty) where T : class
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(path), info); }
+        try
+        {
+            var content = File.ReadAllBytes(path);
+            return content.Length == 0 ? whenEmpty() : JsonSerializer.Deserialize(content, info);
+        }
         catch (JsonException) { throw new ContainerException($"state file {path} is corrupt: repair or remove it"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }

@@ -317,6 +317,19 @@ public sealed class SeccompSourceCacheTests : IDisposable
         string link = Path.Combine(_dir, "link.json");
         File.CreateSymbolicLink(link, profile);
         Assert.Null(SecurityOptions.SourceKey(link, isDefault: false, _caps, _target));
+        // A/link/../f is resolved by the kernel beside the link's target, not as A/f: a key for A/f's identity would
+        // cache the program of a file elsewhere (another user's) under the name of root's file.
+        string elsewhere = Directory.CreateTempSubdirectory("mdk-elsewhere-").FullName; // in /tmp: others may write there
+        File.WriteAllText(Path.Combine(_dir, "evil.json"), "{}"); // root's, where the lexical path points
+        File.WriteAllText(Path.Combine(elsewhere, "evil.json"), "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}"); // what would be read
+        Directory.CreateDirectory(Path.Combine(elsewhere, "d"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "to-elsewhere"), Path.Combine(elsewhere, "d"));
+        try
+        {
+            Assert.Null(SecurityOptions.SourceKey(Path.Combine(_dir, "to-elsewhere", "..", "evil.json"), isDefault: false, _caps, _target));
+            Assert.Null(SecurityOptions.SourceKey(Path.Combine(_dir, ".", "profile.json"), isDefault: false, _caps, _target));
+        }
+        finally { Directory.Delete(elsewhere, recursive: true); }
         Assert.Equal(0, Libc.fchownat(Libc.AT_FDCWD, profile, 65534, 65534, 0));
         Assert.Null(SecurityOptions.SourceKey(profile, isDefault: false, _caps, _target));
     }

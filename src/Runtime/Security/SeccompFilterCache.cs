@@ -120,11 +120,5 @@ public static class SeccompFilterCache
     }
 
     /// <summary>A real directory (not a link), ours, that nobody else can write to: only we put filters there.</summary>
-    private static unsafe bool Trusted(string directory)
-    {
-        Tmds.Linux.stat st;
-        if (Libc.fstatat(Libc.AT_FDCWD, directory, &st, Libc.AT_SYMLINK_NOFOLLOW) != 0) return false;
-        return ((int)(uint)st.st_mode & Libc.S_IFMT) == Libc.S_IFDIR && (uint)st.st_uid == Libc.geteuid()
-               && ((uint)st.st_mode & 0b000_010_010) == 0;
-    }
+    private static bool Trusted(string directory) => FileIdentity.IsClosed(directory, Libc.S_IFDIR, Libc.geteuid());
 }

@@ -91,7 +91,7 @@ public static class SecurityOptions
         var caps = capabilities.Select(SeccompResolver.NormalizeCap).Distinct().Order(StringComparer.Ordinal);
         // The loader's search path decides which libseccomp a slow path would load.
         string loader = $"{Environment.GetEnvironmentVariable("LD_LIBRARY_PATH")}|{Environment.GetEnvironmentVariable("LD_PRELOAD")}";
-        return $"s1 {self}\nprofile {Path.GetFullPath(profilePath)} {profile} hardened={isDefault}\n{target.GoArch} {target.ScmpArch} {target.Kernel}\n"
+        return $"s1 {self}\nprofile {Path.Combine(Environment.CurrentDirectory, profilePath)} {profile} hardened={isDefault}\n{target.GoArch} {target.ScmpArch} {target.Kernel}\n"
                + $"caps {string.Join(',', caps)}\nloader {loader}";
     }
 
